@@ -1,0 +1,350 @@
+/*
+ * cl-transport lifecycle: options, state, NSM, JACK, OSC, and one poll()
+ * loop over the OSC socket, the NSM socket, the JACK server-loss pipe and a
+ * signal self-pipe. The signal handler only sets a flag and writes a byte.
+ *
+ * Order of set-up: options, state document (--state, or NSM's open), OSC,
+ * JACK; teardown runs in reverse. Under NSM, JACK opens only after
+ * /nsm/client/open has loaded the state, as the protocol requires.
+ */
+#define _GNU_SOURCE /* pipe2 */
+#include "transport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <jack/transport.h>
+
+#include "cl_doc.h"
+#include "cl_log.h"
+
+#define RECONNECT_INTERVAL_MS 500
+
+static volatile sig_atomic_t got_signal;
+static int signal_pipe[2] = { -1, -1 };
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	got_signal = sig;
+	if (signal_pipe[1] >= 0) {
+		char c = 1;
+		ssize_t r = write(signal_pipe[1], &c, 1);
+		(void)r;
+	}
+	errno = saved;
+}
+
+static int signals_init(void)
+{
+	if (pipe2(signal_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
+		return -1;
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+enum { OPT_BPM = 256, OPT_METER, OPT_FOLLOW, OPT_CLICK, OPT_PLAY };
+
+static const struct cl_cli_option extra_options[] = {
+	{ { "bpm", required_argument, NULL, OPT_BPM }, "BPM", "initial tempo, 10..400 (default 120)" },
+	{ { "meter", required_argument, NULL, OPT_METER }, "N/D", "initial meter (default 4/4)" },
+	{ { "follow", no_argument, NULL, OPT_FOLLOW }, NULL,
+	  "follow another timebase master instead of being one" },
+	{ { "click", no_argument, NULL, OPT_CLICK }, NULL, "add the metronome output click_out" },
+	{ { "play", no_argument, NULL, OPT_PLAY }, NULL, "start rolling once running" },
+	{ { NULL, 0, NULL, 0 }, NULL, NULL },
+};
+
+static int on_option(void *userdata, int val, const char *arg)
+{
+	struct transport *t = userdata;
+	long n, d;
+	char *slash;
+
+	switch (val) {
+	case OPT_BPM:
+		if (cl_cli_parse_double(arg, TL_MIN_BPM, TL_MAX_BPM, &t->bpm) != 0) {
+			fprintf(stderr, "%s: --bpm: expected a tempo in %g .. %g, got '%s'\n",
+				TP_PROG, TL_MIN_BPM, TL_MAX_BPM, arg);
+			return -1;
+		}
+		return 0;
+	case OPT_METER: {
+		char buf[32];
+		snprintf(buf, sizeof(buf), "%s", arg);
+		slash = strchr(buf, '/');
+		if (!slash) {
+			fprintf(stderr, "%s: --meter: expected N/D such as 3/4, got '%s'\n", TP_PROG, arg);
+			return -1;
+		}
+		*slash = '\0';
+		if (cl_cli_parse_int(buf, 1, TL_MAX_BEATS_PER_BAR, &n) != 0 ||
+		    cl_cli_parse_int(slash + 1, 1, 32, &d) != 0 ||
+		    !tl_valid_tempo(t->bpm, (int)n, (int)d)) {
+			fprintf(stderr, "%s: --meter: expected 1..%d beats of 1, 2, 4, 8, 16 or 32, got '%s'\n",
+				TP_PROG, TL_MAX_BEATS_PER_BAR, arg);
+			return -1;
+		}
+		t->beats_per_bar = (int)n;
+		t->beat_type = (int)d;
+		return 0;
+	}
+	case OPT_FOLLOW:
+		t->follow = true;
+		return 0;
+	case OPT_CLICK:
+		t->want_click = true;
+		t->click_on = true;
+		return 0;
+	case OPT_PLAY:
+		t->play_at_start = true;
+		return 0;
+	}
+	return -1;
+}
+
+static const struct cl_port_spec port_specs[TP_PORT_COUNT] = {
+	[TP_PORT_CLOCK_OUT] = { "clock_out", "MIDI Clock Out", JACK_DEFAULT_MIDI_TYPE,
+				JackPortIsOutput, 0 },
+	[TP_PORT_CLICK_OUT] = { "click_out", "Metronome", JACK_DEFAULT_AUDIO_TYPE,
+				JackPortIsOutput, 0 },
+};
+
+/* Load a state document from path into t (nothing changes on error). */
+static int load_state(struct transport *t, const char *path, bool missing_ok)
+{
+	char err[512];
+	struct stat st;
+	if (missing_ok && stat(path, &st) != 0 && errno == ENOENT)
+		return 0;
+	json_t *doc = cl_doc_load_file(path, err, sizeof(err));
+	if (!doc) {
+		cl_error("cannot load state: %s", err);
+		return -1;
+	}
+	int r = control_state_set(t, doc, err, sizeof(err));
+	json_decref(doc);
+	if (r != 0)
+		cl_error("cannot load state from %s: %s", path, err);
+	return r;
+}
+
+static int nsm_open(void *userdata, const char *dir, const char *display_name,
+		    const char *client_id, char *err, size_t errlen)
+{
+	struct transport *t = userdata;
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	if (load_state(t, path, true) != 0) {
+		snprintf(err, errlen, "cannot load %s (see the log)", path);
+		return -1;
+	}
+	free(t->nsm_dir);
+	t->nsm_dir = strdup(dir);
+	free(t->jack_name);
+	t->jack_name = strdup(client_id);
+	t->nsm_opened = true;
+	cl_info("NSM session '%s': state in %s", display_name, dir);
+	return 0;
+}
+
+static int nsm_save(void *userdata, char *err, size_t errlen)
+{
+	struct transport *t = userdata;
+	char path[4096];
+	if (!t->nsm_dir) {
+		snprintf(err, errlen, "no session is open");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/state.json", t->nsm_dir);
+	json_t *doc = control_state_get(t);
+	int r = cl_doc_save(path, doc, err, errlen);
+	json_decref(doc);
+	return r;
+}
+
+static const struct cl_nsm_hooks nsm_hooks_template = {
+	.open = nsm_open,
+	.save = nsm_save,
+};
+
+/* Read new snapshots and tell subscribers what changed. */
+static void poll_engine(struct transport *t)
+{
+	struct tp_snapshot prev = t->snap;
+	bool had = t->have_snap;
+	if (engine_read_snapshots(t))
+		control_publish(t, had ? &prev : NULL);
+}
+
+static int timespec_ms_until(const struct timespec *a, const struct timespec *now)
+{
+	double ms = (a->tv_sec - now->tv_sec) * 1e3 + (a->tv_nsec - now->tv_nsec) / 1e6;
+	return ms <= 0 ? 0 : ms > 1000 ? 1000 : (int)ceil(ms);
+}
+
+static int run(struct transport *t, struct cl_nsm_hooks *nsm_hooks)
+{
+	struct timespec next_reconnect = { 0 }, now;
+	bool jack_started = cl_jack_is_up(&t->jack);
+	char err[512];
+
+	while (!t->quit && !got_signal) {
+		struct pollfd fds[4];
+		int nfds = 0, osc_i = -1, jack_i = -1, nsm_i = -1;
+		fds[nfds++] = (struct pollfd){ .fd = signal_pipe[0], .events = POLLIN };
+		osc_i = nfds;
+		fds[nfds++] = (struct pollfd){ .fd = cl_osc_fd(t->osc), .events = POLLIN };
+		if (cl_jack_is_up(&t->jack)) {
+			jack_i = nfds;
+			fds[nfds++] = (struct pollfd){ .fd = cl_jack_fd(&t->jack), .events = POLLIN };
+		}
+		if (t->nsm) {
+			nsm_i = nfds;
+			fds[nfds++] = (struct pollfd){ .fd = cl_nsm_fd(t->nsm), .events = POLLIN };
+		}
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		int timeout = 1000 / 60;  /* snapshots are read at twice the state rate */
+		if (t->have_snap && t->snap.state == JackTransportRolling) {
+			int due = timespec_ms_until(&t->next_state, &now);
+			timeout = due < timeout ? due : timeout;
+		}
+		cl_log_flush();
+		if (poll(fds, nfds, timeout) < 0 && errno != EINTR) {
+			cl_error("poll: %s", strerror(errno));
+			return -1;
+		}
+
+		if (fds[osc_i].revents & POLLIN)
+			cl_osc_receive(t->osc);
+		if (nsm_i >= 0 && (fds[nsm_i].revents & POLLIN))
+			cl_nsm_receive(t->nsm);
+		if (jack_i >= 0 && (fds[jack_i].revents & (POLLIN | POLLHUP))) {
+			cl_jack_lost(&t->jack);
+			t->have_snap = false;
+		}
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!jack_started && t->nsm && t->nsm_opened) {
+			/* NSM has loaded our state: only now join the graph. */
+			if (cl_jack_open(&t->jack, t->jack_name, t->opt.server, port_specs,
+					 t->nports, engine_setup, t, err, sizeof(err)) != 0) {
+				cl_error("%s", err);
+				return -1;
+			}
+			jack_started = true;
+			control_apply_start(t);
+		} else if (jack_started && !cl_jack_is_up(&t->jack) &&
+			   timespec_ms_until(&next_reconnect, &now) == 0) {
+			if (cl_jack_try_reopen(&t->jack) == 0)
+				control_apply_start(t);
+			next_reconnect = now;
+			next_reconnect.tv_nsec += RECONNECT_INTERVAL_MS * 1000000L;
+			if (next_reconnect.tv_nsec >= 1000000000L) {
+				next_reconnect.tv_sec++;
+				next_reconnect.tv_nsec -= 1000000000L;
+			}
+		}
+		(void)nsm_hooks;
+
+		if (cl_jack_is_up(&t->jack))
+			poll_engine(t);
+		control_tick(t, &now);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct transport t = {
+		.bpm = 120.0, .beats_per_bar = 4, .beat_type = 4, .click_db = -6.0,
+	};
+	struct cl_cli_spec spec = {
+		.prog = TP_PROG,
+		.summary = "JACK transport clock: timebase master with BBT, MIDI clock, click",
+		.default_osc_port = TP_DEFAULT_OSC_PORT,
+		.extra = extra_options,
+		.extra_fn = on_option,
+		.userdata = &t,
+	};
+	struct cl_osc_hooks hooks = control_hooks_template;
+	struct cl_nsm_hooks nsm_hooks = nsm_hooks_template;
+	char err[512];
+	int status = CL_EXIT_FAILURE;
+
+	int r = cl_cli_parse(argc, argv, &spec, &t.opt);
+	if (r >= 0)
+		return r;
+	if (t.opt.osc_doc) {
+		cl_osc_print_doc(control_methods, control_method_count, stdout);
+		return CL_EXIT_OK;
+	}
+	cl_log_init(TP_PROG, t.opt.verbose);
+	t.nports = t.want_click ? 2 : 1;
+	t.jack_name = strdup(t.opt.name);
+	hooks.userdata = &t;
+	nsm_hooks.userdata = &t;
+
+	if (signals_init() != 0) {
+		cl_error("cannot create the signal pipe: %s", strerror(errno));
+		goto out;
+	}
+	if (t.opt.state && load_state(&t, t.opt.state, false) != 0)
+		goto out;
+	if (engine_init(&t) != 0) {
+		cl_error("cannot allocate the real-time queues");
+		goto out;
+	}
+	t.osc = cl_osc_new(t.opt.osc_bind, t.opt.osc_port, control_methods,
+			   control_method_count, &hooks, err, sizeof(err));
+	if (!t.osc) {
+		cl_error("%s", err);
+		goto out_engine;
+	}
+	t.nsm = cl_nsm_new(TP_PROG, argv[0], &nsm_hooks, err, sizeof(err));
+	if (!t.nsm && err[0]) {
+		cl_error("NSM: %s", err);
+		goto out_osc;
+	}
+	if (!t.nsm) {
+		if (cl_jack_open(&t.jack, t.jack_name, t.opt.server, port_specs, t.nports,
+				 engine_setup, &t, err, sizeof(err)) != 0) {
+			cl_error("%s", err);
+			goto out_nsm;
+		}
+		control_apply_start(&t);
+		cl_info("JACK client '%s' running at %u Hz, %s", jack_get_client_name(t.jack.client),
+			t.jack.sample_rate, t.eng.master ? "timebase master" : "following the timebase master");
+		if (t.play_at_start)
+			jack_transport_start(t.jack.client);
+	}
+
+	status = run(&t, &nsm_hooks) == 0 ? CL_EXIT_OK : CL_EXIT_FAILURE;
+	if (got_signal)
+		cl_info("signal %d: stopping", (int)got_signal);
+
+	cl_jack_close(&t.jack);
+out_nsm:
+	cl_nsm_free(t.nsm);
+out_osc:
+	cl_osc_free(t.osc);
+out_engine:
+	engine_done(&t);
+out:
+	cl_log_flush();
+	free(t.jack_name);
+	free(t.nsm_dir);
+	return status;
+}
