@@ -27,7 +27,7 @@ struct cl_options {
 				  getopt moves operands after the options */
 };
 
-/* One extra option: getopt_long's record (its .val must be >= 256 or a
+/* One extra option: getopt_long's record (its .val must be >= 1000 or a
  * letter the common set does not use: n s p b S t v h V), the name of its
  * argument for --help (NULL if it takes none), and one line of help. */
 struct cl_cli_option {

@@ -24,6 +24,7 @@
 #include "cl_nsm.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,21 @@ struct cl_nsm {
 	char *dir;
 	char *client_id;
 };
+
+/* liblo hands out lo_arg pointers that are only 4-byte aligned, while the
+ * union holds 8-byte members: read through plain pointers, not the union. */
+static const char *arg_str(const lo_arg *a)
+{
+	return (const char *)a;
+}
+
+static int arg_int(const lo_arg *a)
+{
+	int32_t v;
+
+	memcpy(&v, a, sizeof v);
+	return v;
+}
 
 /* liblo's own errors (bad packets and the like) are not ours to shout. */
 static void on_lo_error(int num, const char *msg, const char *where)
@@ -181,8 +197,8 @@ static int on_open(const char *path, const char *types, lo_arg **argv,
 		   int argc, lo_message msg, void *user_data)
 {
 	struct cl_nsm *nsm = user_data;
-	const char *dir = &argv[0]->s, *display = &argv[1]->s;
-	const char *client_id = &argv[2]->s;
+	const char *dir = arg_str(argv[0]), *display = arg_str(argv[1]);
+	const char *client_id = arg_str(argv[2]);
 	char err[512] = "";
 	char text[600];
 	char *dir_copy, *id_copy;
@@ -277,14 +293,14 @@ static int on_reply(const char *path, const char *types, lo_arg **argv,
 		cl_debug("NSM: /reply without a path");
 		return 0;
 	}
-	if (strcmp(&argv[0]->s, "/nsm/server/announce") != 0) {
-		cl_debug("NSM: /reply to %s", &argv[0]->s);
+	if (strcmp(arg_str(argv[0]), "/nsm/server/announce") != 0) {
+		cl_debug("NSM: /reply to %s", arg_str(argv[0]));
 		return 0;
 	}
 	nsm->announced = true;
 	cl_info("NSM: session manager %s says: %s",
-		argc >= 3 && types[2] == 's' ? &argv[2]->s : "(unnamed)",
-		argc >= 2 && types[1] == 's' ? &argv[1]->s : "");
+		argc >= 3 && types[2] == 's' ? arg_str(argv[2]) : "(unnamed)",
+		argc >= 2 && types[1] == 's' ? arg_str(argv[1]) : "");
 	return 0;
 }
 
@@ -302,9 +318,9 @@ static int on_error(const char *path, const char *types, lo_arg **argv,
 		cl_warn("NSM: malformed /error (%s)", types);
 		return 0;
 	}
-	about = &argv[0]->s;
-	code = argv[1]->i;
-	text = &argv[2]->s;
+	about = arg_str(argv[0]);
+	code = arg_int(argv[1]);
+	text = arg_str(argv[2]);
 	if (strcmp(about, "/nsm/server/announce") == 0) {
 		nsm->refused = true;
 		cl_error("NSM refused this client (%d): %s", code, text);

@@ -130,31 +130,28 @@ static int queue(struct cl_osc_request *req, struct transport *t, const struct c
 static int on_play(struct cl_osc_request *req)
 {
 	struct transport *t = req->userdata;
+	struct cl_cmd c = { .kind = TP_CMD_PLAY };
 	if (need_jack(req, t))
 		return -1;
-	jack_transport_start(t->jack.client);
-	return 0;
+	return queue(req, t, &c);
 }
 
 static int on_stop(struct cl_osc_request *req)
 {
 	struct transport *t = req->userdata;
+	struct cl_cmd c = { .kind = TP_CMD_STOP };
 	if (need_jack(req, t))
 		return -1;
-	jack_transport_stop(t->jack.client);
-	return 0;
+	return queue(req, t, &c);
 }
 
 static int on_toggle(struct cl_osc_request *req)
 {
 	struct transport *t = req->userdata;
+	struct cl_cmd c = { .kind = TP_CMD_TOGGLE };
 	if (need_jack(req, t))
 		return -1;
-	if (jack_transport_query(t->jack.client, NULL) == JackTransportStopped)
-		jack_transport_start(t->jack.client);
-	else
-		jack_transport_stop(t->jack.client);
-	return 0;
+	return queue(req, t, &c);
 }
 
 static int locate_frame(struct cl_osc_request *req, struct transport *t, double frame)

@@ -171,11 +171,26 @@ static void apply_command(struct transport *t, jack_client_t *client,
 		e->tempo_changes++;
 		/* A stopped transport runs no timebase callback until a new
 		 * position is asked for: ask for the same frame, so everyone
-		 * reads the new tempo now. */
+		 * reads the new tempo now (unless a start follows at once). */
 		if (!rolling)
-			jack_transport_locate(client, (jack_nframes_t)f);
+			e->refresh_bbt = true;
 		break;
 	}
+	case TP_CMD_PLAY:
+		jack_transport_start(client);
+		e->start_asked = true;
+		break;
+	case TP_CMD_STOP:
+		jack_transport_stop(client);
+		break;
+	case TP_CMD_TOGGLE:
+		if (rolling) {
+			jack_transport_stop(client);
+		} else {
+			jack_transport_start(client);
+			e->start_asked = true;
+		}
+		break;
 	case TP_CMD_LOCATE_FRAME:
 		if (c->frame < 0 || c->frame > UINT32_MAX)
 			break;
@@ -255,11 +270,18 @@ static int on_process(jack_nframes_t n, void *arg)
 	bool rolling = st == JackTransportRolling;
 	int64_t f = pos.frame;
 
+	e->start_asked = false;
+	e->refresh_bbt = false;
 	while (cl_cmdq_pop(&t->to_rt, &cmd))
 		apply_command(t, client, &cmd, f, rolling);
+	/* A locate and a start pending together make JACK pass through
+	 * "starting" after the first rolling cycle; the start refreshes BBT
+	 * anyway, so skip the locate then. */
+	if (e->refresh_bbt && !e->start_asked)
+		jack_transport_locate(client, (jack_nframes_t)f);
 
-	bool relocated = e->have_last && f != e->expected;
-	if (relocated) {
+	bool relocated = e->relocation_pending || (e->have_last && f != e->expected);
+	if (e->have_last && f != e->expected) {
 		e->relocations++;
 		e->loop_jump_pending = false;
 	}
@@ -273,6 +295,25 @@ static int on_process(jack_nframes_t n, void *arg)
 
 	void *midi = jack_port_get_buffer(t->jack.ports[TP_PORT_CLOCK_OUT], n);
 	jack_midi_clear_buffer(midi);
+
+	/* JACK2 passes through "starting" for a cycle on every relocate while
+	 * rolling, with the frame standing still: keep the rolling state of
+	 * the MIDI stream and remember the jump for the next rolling cycle,
+	 * so receivers get Stop, SPP, Continue together. */
+	if (st == JackTransportStarting) {
+		e->relocation_pending = relocated;
+		if (t->nports > TP_PORT_CLICK_OUT) {
+			float *out = jack_port_get_buffer(t->jack.ports[TP_PORT_CLICK_OUT], n);
+			render_click(e, NULL, out, f, n, false);
+		}
+		e->have_last = true;
+		e->expected = f;
+		e->cycle++;
+		publish(t, st, &pos, tl);
+		cl_rt_leave();
+		return 0;
+	}
+	e->relocation_pending = false;
 
 	double quarters = tl ? tl_value_at(tl, TL_QUARTERS, f) : 0.0;
 	if (rolling && !e->was_rolling) {

@@ -54,7 +54,7 @@ static int signals_init(void)
 	return 0;
 }
 
-enum { OPT_BPM = 256, OPT_METER, OPT_FOLLOW, OPT_CLICK, OPT_PLAY };
+enum { OPT_BPM = 1000, OPT_METER, OPT_FOLLOW, OPT_CLICK, OPT_PLAY };
 
 static const struct cl_cli_option extra_options[] = {
 	{ { "bpm", required_argument, NULL, OPT_BPM }, "BPM", "initial tempo, 10..400 (default 120)" },

@@ -43,6 +43,9 @@ enum tp_cmd_kind {
 	TP_CMD_LOCATE_BBT,    /* a = bar, b = beat, c = tick */
 	TP_CMD_LOOP,          /* index = on, a = start frame, b = end frame */
 	TP_CMD_CLICK,         /* index = on, a = linear level */
+	TP_CMD_PLAY,
+	TP_CMD_STOP,
+	TP_CMD_TOGGLE,
 };
 
 /* What the audio thread publishes every cycle. */
@@ -69,6 +72,9 @@ struct tp_engine {
 	bool pending_collapse;  /* our own locate: collapse at the new position */
 	bool have_last;
 	bool was_rolling;
+	bool relocation_pending; /* a jump seen while JACK said "starting" */
+	bool refresh_bbt;        /* stopped tempo change: ask for a new position */
+	bool start_asked;        /* this cycle asked JACK to start */
 	int64_t expected;       /* frame the next cycle should start at */
 	bool loop_on;
 	bool loop_jump_pending;

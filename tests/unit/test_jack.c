@@ -18,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -107,6 +110,8 @@ static int start_jackd(void)
 		int fd = open(jackd_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
 		setpgid(0, 0);
+		/* Even a SIGKILLed test must not leave a server behind. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
@@ -119,6 +124,26 @@ static int start_jackd(void)
 	setpgid(pid, pid); /* also here: no window where the group is absent */
 	jackd_pid = pid;
 	return 0;
+}
+
+/* Give this process (and the jackd it starts) a /dev/shm of its own.
+ * JACK2 keeps sockets, shared memory and its metadata store there, and the
+ * metadata store is one per user for ALL servers, keyed by port UUIDs that
+ * every server numbers from the same start: without this, another test's
+ * server deletes or overwrites our pretty names. Needs CAP_SYS_ADMIN
+ * (root in the test container); false when not available. */
+static bool isolate_dev_shm(void)
+{
+	if (unshare(CLONE_NEWNS) != 0)
+		return false;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+		  "mode=1777") != 0) {
+		printf("NOTE: private mount namespace but no private /dev/shm: "
+		       "%s\n", strerror(errno));
+		return false;
+	}
+	return true;
 }
 
 static void silent(const char *msg)
@@ -304,6 +329,40 @@ static void check_latency(jack_client_t *obs, uint32_t added, const char *when)
 	      "%u = %u])", when, got.min, got.max, added, want.max);
 }
 
+/* Remove the pretty names the crashed server left under our old port
+ * UUIDs, so that only a reopen that names the ports again passes. */
+static void forget_old_pretty_names(const jack_uuid_t *uuids)
+{
+	jack_status_t st;
+	void (*saved)(const char *) = jack_error_callback;
+	jack_client_t *c = jack_client_open("cltest-cleaner",
+		JackNoStartServer | JackServerName, &st, server_name);
+	char pretty[256] = "";
+	int left = 0;
+
+	if (!c) {
+		CHECK(0, "cleaner client could not open");
+		return;
+	}
+	jack_set_error_function(silent); /* "cannot delete" when not there */
+	for (size_t i = 0; i < 3; i++) {
+		char *value = NULL, *type = NULL;
+
+		jack_remove_property(c, uuids[i], JACK_METADATA_PRETTY_NAME);
+		if (jack_get_property(uuids[i], JACK_METADATA_PRETTY_NAME,
+				      &value, &type) == 0) {
+			snprintf(pretty, sizeof pretty, "%s", value);
+			left++;
+		}
+		jack_free(value);
+		jack_free(type);
+	}
+	jack_set_error_function(saved);
+	jack_client_close(c);
+	CHECK(left == 0, "old pretty names removed before the reopen (%d left%s%s)",
+	      left, left ? ", e.g. " : "", pretty);
+}
+
 int main(void)
 {
 	struct app a = { 0 };
@@ -312,6 +371,7 @@ int main(void)
 	char err[512], pretty[256];
 	struct sigaction sa = { .sa_handler = on_fatal_signal };
 	struct pollfd pfd;
+	jack_uuid_t old_uuid[3];
 	double t0, dt;
 	int rc;
 
@@ -328,6 +388,13 @@ int main(void)
 	sigaction(SIGABRT, &sa, NULL);
 	alarm(55); /* under meson's 60 s: our own cleanup runs first */
 	cl_log_init("test-jack", 1);
+	if (isolate_dev_shm())
+		printf("private /dev/shm for this test's JACK server\n");
+	else
+		printf("NOTE: no private /dev/shm (%s); JACK metadata is shared "
+		       "with every server of this user, so pretty-name checks "
+		       "can be disturbed by tests running at the same time\n",
+		       strerror(errno));
 
 	if (start_jackd() != 0) {
 		printf("FAIL: fork: %s\n", strerror(errno));
@@ -412,7 +479,12 @@ int main(void)
 		cl_jack_close(&j2);
 	}
 
-	/* Server crash. */
+	/* Server crash. The port UUIDs are kept: JACK2 numbers them per
+	 * server, so the restarted server hands out the same ones, and its
+	 * metadata store (one per user, shared by all servers) survives a
+	 * SIGKILL. The checks after the reopen must not read old values. */
+	for (size_t i = 0; i < 3; i++)
+		old_uuid[i] = jack_port_uuid(j.ports[i]);
 	jack_client_close(obs); /* its server is about to die too */
 	kill(-jackd_pid, SIGKILL);
 	waitpid(jackd_pid, NULL, 0);
@@ -443,6 +515,10 @@ int main(void)
 	CHECK(rc == -1 && dt < 1.0,
 	      "try_reopen while the server is down: %d in %.3f s", rc, dt);
 	CHECK(a.setup_calls == 1, "setup not run by the failed reopen");
+	/* A new pretty name while the server is away is kept for the reopen:
+	 * seeing it afterwards proves the names were set again. */
+	CHECK(cl_jack_set_pretty_name(&j, 1, "Main Out (reopened)") == 0,
+	      "set_pretty_name while the server is down");
 
 	/* Server back. */
 	if (start_jackd() != 0) {
@@ -451,6 +527,8 @@ int main(void)
 	}
 	printf("jackd '%s' started again (pid %d)\n", server_name,
 	       (int)jackd_pid);
+	if (!j.metadata_refused && wait_server_up(10.0) == 0)
+		forget_old_pretty_names(old_uuid);
 	t0 = now_s();
 	rc = -1;
 	while (now_s() - t0 < 10.0) {
@@ -480,7 +558,7 @@ int main(void)
 	if (!j.metadata_refused) {
 		pretty_of(jack_port_by_name(obs, "cltest:out"), pretty,
 			  sizeof pretty);
-		CHECK(strcmp(pretty, "Main Out") == 0,
+		CHECK(strcmp(pretty, "Main Out (reopened)") == 0,
 		      "after reopen: pretty name of cltest:out '%s'", pretty);
 		pretty_of(jack_port_by_name(obs, "cltest:in"), pretty,
 			  sizeof pretty);

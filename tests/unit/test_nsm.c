@@ -80,9 +80,10 @@ static int fake_record(const char *path, const char *types, lo_arg **argv,
 	snprintf(r->types, sizeof r->types, "%s", types);
 	for (int k = 0; k < argc; k++) {
 		if (types[k] == 's' && si < 3)
-			snprintf(r->s[si++], sizeof r->s[0], "%s", &argv[k]->s);
+			snprintf(r->s[si++], sizeof r->s[0], "%s",
+				 (const char *)argv[k]);
 		else if (types[k] == 'i' && ii < 3)
-			r->i[ii++] = argv[k]->i;
+			memcpy(&r->i[ii++], argv[k], sizeof(int32_t)); /* 4-aligned */
 	}
 	r->src_port = atoi(lo_address_get_port(lo_message_get_source(msg)));
 	return 0;
