@@ -29,7 +29,10 @@
 #endif
 
 enum {
-	OPT_OSC_DOC = 256, /* long-only common option */
+	/* Long-only common options live in 256..999; extras start at 1000
+	 * (cl_cli.h). */
+	OPT_OSC_DOC = 256,
+	EXTRA_VAL_MIN = 1000,
 };
 
 /* The common options; help texts that mention defaults are built in
@@ -90,6 +93,7 @@ int cl_cli_parse_double(const char *s, double min, double max, double *out)
 	return 0;
 }
 
+/* Entries before the NULL-name terminator (0 for NULL). */
 static size_t count_options(const struct cl_cli_option *opts)
 {
 	size_t n = 0;
@@ -138,6 +142,7 @@ static void print_option(FILE *f, const struct cl_cli_option *o, const char *hel
 	}
 }
 
+/* Usage, summary, common then extra options, exit codes; on stdout. */
 static void print_help(const struct cl_cli_spec *spec)
 {
 	FILE *f = stdout;
@@ -168,6 +173,7 @@ static void print_help(const struct cl_cli_spec *spec)
 	fprintf(f, "\nExit status: 0 ok, 1 runtime failure, 2 bad usage.\n");
 }
 
+/* The hint that ends every usage error; returns CL_EXIT_USAGE. */
 static int usage_error(const struct cl_cli_spec *spec)
 {
 	fprintf(stderr, "Try '%s --help'.\n", spec->prog);
@@ -182,7 +188,7 @@ static int check_extra(const struct cl_cli_spec *spec)
 		if (e->opt.flag != NULL || val == 0 || val == '?' || val == ':' ||
 		    (val < 256 && !isalnum(val)) ||
 		    (val < 256 && strchr(COMMON_SHORT, val) != NULL) ||
-		    val == OPT_OSC_DOC || spec->extra_fn == NULL) {
+		    (val >= 256 && val < EXTRA_VAL_MIN) || spec->extra_fn == NULL) {
 			fprintf(stderr, "%s: internal error: bad extra option --%s\n",
 				spec->prog, e->opt.name);
 			return -1;
@@ -214,6 +220,7 @@ static void offending_option(int argc, char **argv, char *buf, size_t len)
 	snprintf(buf, len, "%.*s", (int)n, arg);
 }
 
+/* offending_option() as an expression for fprintf. */
 static const char *option_text(int argc, char **argv, char *buf, size_t len)
 {
 	offending_option(argc, argv, buf, len);

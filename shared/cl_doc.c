@@ -43,6 +43,7 @@
 
 static int injected_fault = CL_FAULT_NONE;
 
+/* printf into err; a NULL or empty err buffer is allowed. */
 __attribute__((format(printf, 3, 4)))
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -71,6 +72,7 @@ static void format_size(uint64_t bytes, char *buf, size_t len)
 			 (unsigned long long)(tenths % 10));
 }
 
+/* "an array", "a string" ... for messages. */
 static const char *json_type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
@@ -136,8 +138,10 @@ json_t *cl_doc_parse(const char *text, size_t len, char *err, size_t errlen)
 	if (scan_depth(text, len, err, errlen) != 0)
 		return NULL;
 
+	/* JSON_DECODE_ANY: a scalar root gets our clear "not an object"
+	 * message below instead of jansson's "'[' or '{' expected". */
 	json_error_t jerr;
-	json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (doc == NULL) {
 		set_err(err, errlen, "invalid JSON at line %d, column %d: %s",
 			jerr.line, jerr.column, jerr.text);

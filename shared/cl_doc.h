@@ -11,6 +11,30 @@
  * fsync'd and closed (close checked), renamed over the target, and the
  * folder fsync'd. On any error the temporary is removed and the old file is
  * left as it was. cl_atomic_sweep() removes temporaries a crash left.
+ *
+ * Error texts (err):
+ *   parse:  "invalid JSON at line L, column C: <jansson's text>",
+ *           "nested deeper than 32 levels at line L, column C",
+ *           "document is 8.1 MB, more than the 8 MB cap",
+ *           "the document is an array, not a JSON object"
+ *   file:   "cannot open P: <strerror>", "P is a directory, not a document",
+ *           "P is not a regular file", "P is 9 MB, more than the 8 MB cap",
+ *           "cannot read P: <strerror>", "P: <parse error>"
+ *   schema: "no \"schema\" field (want \"cl-x/1\")",
+ *           "\"schema\" is an integer, not a string (want \"cl-x/1\")",
+ *           "schema \"x\" is not of the form kind/version (want \"cl-x/1\")",
+ *           "not a cl-x document (schema cl-y/1)",
+ *           "schema cl-x/9 is newer than this program understands (cl-x/1)",
+ *           "schema cl-x/1 is older than this program can read (oldest
+ *            cl-x/2, current cl-x/3)",
+ *           "cannot migrate cl-x/1 to cl-x/2: <migrate's err>"
+ *           (cl_doc_load prefixes these with "P: ")
+ *   write:  "<step> of <temporary> failed: <strerror>", step one of open,
+ *           write, fsync, close; "rename of <temporary> to P failed: ...";
+ *           "open of folder D failed: ...", "fsync of folder D failed: ..."
+ *           (these two come after the rename: the new file is in place but
+ *           the rename may not survive a crash); "cannot write P: not a
+ *           file name".
  */
 #ifndef CL_DOC_H
 #define CL_DOC_H
@@ -38,8 +62,9 @@ struct cl_schema {
 };
 
 /* Check (*doc)'s schema field against s, migrating older versions up to
- * s->version. 0 on success, else -1 and err ("schema cl-x/9 is newer than
- * this program (cl-x/1)", "not a cl-x document (schema cl-y/1)", ...). */
+ * s->version one step at a time and then setting "schema" to the current
+ * string. 0 on success, else -1 and err (texts above). With migrate NULL
+ * (or oldest outside 1..version) only the current version is accepted. */
 int cl_doc_check_schema(json_t **doc, const struct cl_schema *s,
 			char *err, size_t errlen);
 
@@ -50,17 +75,25 @@ const char *cl_doc_schema_string(const struct cl_schema *s, char *buf, size_t le
 json_t *cl_doc_load(const char *path, const struct cl_schema *s,
 		    char *err, size_t errlen);
 
-/* Atomically replace path with data[0..len). 0, or -1 and err. */
+/* Atomically replace path with data[0..len). The new file has mode 0644
+ * less the umask; a symlink at path is replaced, not followed. 0, or -1
+ * and err. */
 int cl_atomic_write(const char *path, const void *data, size_t len,
 		    char *err, size_t errlen);
-/* Dump doc (indented, keys in insertion order, trailing newline) and write
- * it atomically. */
+/* Dump doc (indented by 2, keys in insertion order, reals with 15
+ * significant digits so 0.1 stays "0.1", trailing newline) and write it
+ * atomically. */
 int cl_doc_save(const char *path, const json_t *doc, char *err, size_t errlen);
 
-/* Remove stale temporaries of cl_atomic_write in dir. Returns how many. */
+/* Remove stale temporaries of cl_atomic_write in dir: regular files named
+ * exactly ".<name>.tmp-XXXXXX" (six of [A-Za-z0-9]). Returns how many, or
+ * -1 when dir cannot be read. Run it when no writer is busy in dir (at
+ * start-up): a writer whose temporary is swept fails its rename. */
 int cl_atomic_sweep(const char *dir);
 
-/* Fault injection for tests: make the next atomic write fail at a step. */
+/* Fault injection for tests: make the next atomic write fail at a step
+ * (as if that call failed with EIO; CL_FAULT_WRITE writes half, then
+ * ENOSPC). The hook resets when the next write starts. */
 enum cl_atomic_fault {
 	CL_FAULT_NONE = 0,
 	CL_FAULT_OPEN,

@@ -150,7 +150,8 @@ static void detach(struct cl_jack *j)
 
 /* Open the client and bring it up with every port, name and callback.
  * quiet: keep libjack's connection errors off stderr (reopen attempts).
- * 0, or -1 with err and the client closed again. */
+ * 0; -1 with err when no server took the client; -2 with err when the
+ * server was there but a later step failed (the client is closed again). */
 static int attach(struct cl_jack *j, bool quiet, char *err, size_t errlen)
 {
 	jack_options_t opts = JackNoStartServer;
@@ -215,7 +216,7 @@ static int attach(struct cl_jack *j, bool quiet, char *err, size_t errlen)
 
 fail:
 	detach(j);
-	return -1;
+	return -2;
 }
 
 /* Drop every allocation and the pipe; leaves j safe to close again. */
@@ -317,11 +318,18 @@ void cl_jack_lost(struct cl_jack *j)
 int cl_jack_try_reopen(struct cl_jack *j)
 {
 	char err[512];
+	int rc;
 
 	if (j->client)
 		return 0;
-	if (attach(j, true, err, sizeof err) != 0) {
-		cl_debug("JACK reopen: %s", err);
+	rc = attach(j, true, err, sizeof err);
+	if (rc == -1) {
+		cl_debug("JACK reopen: %s", err); /* the usual: not back yet */
+		return -1;
+	}
+	if (rc != 0) {
+		cl_warn("JACK server is back but the client could not be set "
+			"up again: %s", err);
 		return -1;
 	}
 	cl_info("JACK server back; ports registered again");

@@ -53,6 +53,7 @@ static char prog_name[LOG_PROG_MAX] = "cl";
 static int max_level = CL_LOG_INFO;
 static pthread_once_t atexit_once = PTHREAD_ONCE_INIT;
 
+/* Lines queued at exit must still reach stderr. */
 static void register_atexit(void)
 {
 	atexit(cl_log_flush);

@@ -6,6 +6,11 @@
  * (and at exit). Nothing here may be called from a JACK process callback:
  * the audio thread reports through its event ringbuffer instead, and the
  * main loop logs what it reads there.
+ *
+ * Line format: "prog: level: message\n", level one of "error", "warning",
+ * "info", "debug" (e.g. "cl-transport: info: OSC listening on
+ * udp://127.0.0.1:40000"). A trailing newline in the message is dropped;
+ * messages longer than about 1 KiB are cut and end with "...".
  */
 #ifndef CL_LOG_H
 #define CL_LOG_H
@@ -21,7 +26,8 @@ enum cl_log_level {
 };
 
 /* Name the program in every line; verbosity 0 shows errors, warnings and
- * info, each -v adds a level. */
+ * info, each -v adds a level (negative hides info, then warnings). May be
+ * called again. */
 void cl_log_init(const char *prog, int verbosity);
 
 void cl_log(enum cl_log_level level, const char *fmt, ...)

@@ -54,7 +54,7 @@
 #define CL_OSC_ERROR_REPLIES_PER_SEC 200
 /* Datagrams handled per cl_osc_receive() call, so that a flood cannot
  * starve the rest of the main loop; poll() reports the rest next time. */
-#define CL_OSC_RECEIVE_BATCH 1024
+#define CL_OSC_RECEIVE_BATCH 256
 /* Longest path a method table may declare. */
 #define CL_OSC_MAX_PATH 256
 /* The echoed address in /cl/error is cut to this many bytes so the reply
@@ -185,16 +185,52 @@ static int double_to_int64(double v, int64_t *out, const char **reason)
 	return 0;
 }
 
+/* liblo hands out lo_arg pointers that are only 4-byte aligned while the
+ * union asks for 8, so values are copied out rather than read through the
+ * union's members. */
+static int32_t arg_i32(const lo_arg *a)
+{
+	int32_t v;
+	memcpy(&v, a, sizeof v);
+	return v;
+}
+
+static int64_t arg_i64(const lo_arg *a)
+{
+	int64_t v;
+	memcpy(&v, a, sizeof v);
+	return v;
+}
+
+static float arg_f32(const lo_arg *a)
+{
+	float v;
+	memcpy(&v, a, sizeof v);
+	return v;
+}
+
+static double arg_f64(const lo_arg *a)
+{
+	double v;
+	memcpy(&v, a, sizeof v);
+	return v;
+}
+
+static const char *arg_str(const lo_arg *a)
+{
+	return (const char *)a;
+}
+
 static int coerce_number(char lo_type, lo_arg *arg, double *out, const char **reason)
 {
 	double v;
 	switch (lo_type) {
-	case 'i': v = arg->i; break;
-	case 'h': v = (double)arg->h; break;
-	case 'f': v = arg->f; break;
-	case 'd': v = arg->d; break;
+	case 'i': v = arg_i32(arg); break;
+	case 'h': v = (double)arg_i64(arg); break;
+	case 'f': v = arg_f32(arg); break;
+	case 'd': v = arg_f64(arg); break;
 	case 's': case 'S':
-		return parse_number_string(&arg->s, out, reason);
+		return parse_number_string(arg_str(arg), out, reason);
 	default:
 		*reason = "expected a number";
 		return -1;
@@ -210,13 +246,13 @@ static int coerce_number(char lo_type, lo_arg *arg, double *out, const char **re
 static int coerce_integer(char lo_type, lo_arg *arg, int64_t *out, const char **reason)
 {
 	switch (lo_type) {
-	case 'i': *out = arg->i; return 0;
-	case 'h': *out = arg->h; return 0;
-	case 'f': return double_to_int64(arg->f, out, reason);
-	case 'd': return double_to_int64(arg->d, out, reason);
+	case 'i': *out = arg_i32(arg); return 0;
+	case 'h': *out = arg_i64(arg); return 0;
+	case 'f': return double_to_int64(arg_f32(arg), out, reason);
+	case 'd': return double_to_int64(arg_f64(arg), out, reason);
 	case 's': case 'S': {
 		const char *b, *e;
-		trim_span(&arg->s, &b, &e);
+		trim_span(arg_str(arg), &b, &e);
 		if (is_integer_span(b, e)) {
 			/* Exact for all of int64, which a double is not. */
 			char *stop;
@@ -230,7 +266,7 @@ static int coerce_integer(char lo_type, lo_arg *arg, int64_t *out, const char **
 			return 0;
 		}
 		double v;
-		if (parse_number_string(&arg->s, &v, reason) != 0)
+		if (parse_number_string(arg_str(arg), &v, reason) != 0)
 			return -1;
 		return double_to_int64(v, out, reason);
 	}
@@ -245,10 +281,10 @@ static int coerce_toggle(char lo_type, lo_arg *arg, bool *out, const char **reas
 	switch (lo_type) {
 	case 'T': *out = true; return 0;
 	case 'F': *out = false; return 0;
-	case 'i': *out = arg->i != 0; return 0;
-	case 'h': *out = arg->h != 0; return 0;
+	case 'i': *out = arg_i32(arg) != 0; return 0;
+	case 'h': *out = arg_i64(arg) != 0; return 0;
 	case 'f': case 'd': {
-		double v = lo_type == 'f' ? arg->f : arg->d;
+		double v = lo_type == 'f' ? arg_f32(arg) : arg_f64(arg);
 		if (isnan(v)) {
 			*reason = "expected a toggle (on/off), got NaN";
 			return -1;
@@ -259,7 +295,7 @@ static int coerce_toggle(char lo_type, lo_arg *arg, bool *out, const char **reas
 	case 's': case 'S': {
 		static const char *const on[] = { "on", "true", "1" };
 		static const char *const off[] = { "off", "false", "0" };
-		const char *s = &arg->s;
+		const char *s = arg_str(arg);
 		for (size_t k = 0; k < 3; k++) {
 			if (strcasecmp(s, on[k]) == 0) {
 				*out = true;
@@ -313,7 +349,7 @@ int cl_osc_coerce(char want, char lo_type, lo_arg *arg,
 			*reason = "expected a string";
 			return -1;
 		}
-		out->s = &arg->s;
+		out->s = arg_str(arg);
 		return 0;
 	default:
 		*reason = "bad typespec letter";
@@ -474,14 +510,14 @@ static int sockaddr_fit_family(struct sockaddr_storage *a, int family)
 /* ---------------------------------------------------------------------- */
 /* Refusals: log and reply, both rate-limited                              */
 
-/* Copy at most 80 bytes of s into buf with non-printable bytes escaped,
+/* Copy at most max bytes of s into buf with non-printable bytes escaped,
  * so that an address cannot forge log lines. */
-static const char *log_safe(const char *s, char *buf, size_t n)
+static const char *log_safe(const char *s, size_t max, char *buf, size_t n)
 {
 	size_t used = 0;
 	for (size_t k = 0; s && s[k]; k++) {
 		unsigned char c = (unsigned char)s[k];
-		if (k >= 80 || used + 8 >= n) {
+		if (k >= max || used + 8 >= n) {
 			snprintf(buf + used, n - used, "...");
 			return buf;
 		}
@@ -532,11 +568,11 @@ static int refuse_v(struct cl_osc *osc, const struct sockaddr_storage *from,
 	limiter_roll(&osc->limit);
 
 	if (osc->limit.logged < CL_OSC_LOG_PER_SEC) {
-		char a[128], r[128], f[ADDR_TEXT_MAX];
+		char a[128], r[400], f[ADDR_TEXT_MAX];
 		osc->limit.logged++;
-		cl_warn("OSC %s from %s refused: %s", log_safe(address, a, sizeof a),
+		cl_warn("OSC %s from %s refused: %s", log_safe(address, 80, a, sizeof a),
 			sockaddr_format(from, from ? sockaddr_len(from->ss_family) : 0, f, sizeof f),
-			log_safe(reason, r, sizeof r));
+			log_safe(reason, 300, r, sizeof r));
 	} else {
 		osc->limit.unlogged++;
 	}
@@ -751,13 +787,20 @@ static int reply_json(struct cl_osc_request *req, const char *path, json_t *doc,
 static int on_status(struct cl_osc_request *req)
 {
 	struct cl_osc *osc = req->osc;
-	json_t *st = osc->hooks.status ? osc->hooks.status(osc->hooks.userdata) : NULL;
-	if (!json_is_object(st)) {
-		json_t *wrap = json_object();
-		if (st)
-			json_object_set_new(wrap, "status", st);
-		st = wrap;
+	json_t *got = osc->hooks.status ? osc->hooks.status(osc->hooks.userdata) : NULL;
+	json_t *st;
+	if (json_is_object(got)) {
+		/* A shallow copy: the hook may have handed out its own object,
+		 * which must not grow an "osc" member. */
+		st = json_copy(got);
+		json_decref(got);
+	} else {
+		st = json_object();
+		if (got)
+			json_object_set_new(st, "status", got);
 	}
+	if (!st)
+		return cl_osc_error(req, "out of memory");
 	json_object_set_new(st, "osc", json_pack("{s:s, s:i, s:i, s:I, s:I}",
 		"bind", osc->bind_host, "port", osc->port,
 		"subscribers", osc->n_subs,
@@ -851,8 +894,8 @@ static int subscriber_address(struct cl_osc_request *req, struct sockaddr_storag
 	}
 	char type = lo_message_get_types(req->msg)[0];
 	lo_arg *arg = lo_message_get_argv(req->msg)[0];
-	if ((type == 's' || type == 'S') && strstr(&arg->s, "://"))
-		return parse_subscriber_url(req, &arg->s, out);
+	if ((type == 's' || type == 'S') && strstr(arg_str(arg), "://"))
+		return parse_subscriber_url(req, arg_str(arg), out);
 	struct cl_osc_value v;
 	const char *reason;
 	if (cl_osc_coerce('i', type, arg, &v, &reason) != 0)
@@ -1086,7 +1129,7 @@ static int coerce_request(struct cl_osc_request *req, const char *typespec)
 	lo_arg **argv = lo_message_get_argv(req->msg);
 	int n = got < info.letters ? got : info.letters;
 	int letter = 0;
-	for (const char *c = typespec; *c && letter < n; c++) {
+	for (const char *c = typespec ? typespec : ""; *c && letter < n; c++) {
 		if (*c == '|' || *c == '*')
 			continue;
 		const char *reason;

@@ -112,7 +112,9 @@ void cl_osc_free(struct cl_osc *osc);
 int cl_osc_fd(const struct cl_osc *osc);
 int cl_osc_port(const struct cl_osc *osc);
 
-/* Read and dispatch every datagram waiting on the socket (non-blocking). */
+/* Read and dispatch the datagrams waiting on the socket (non-blocking).
+ * At most 256 per call, so that a flood cannot starve the main loop; the
+ * socket stays readable and poll() reports the rest at once. */
 void cl_osc_receive(struct cl_osc *osc);
 
 /* Check, decode and dispatch one datagram as if it had arrived from `from`
@@ -122,7 +124,9 @@ void cl_osc_receive(struct cl_osc *osc);
 int cl_osc_dispatch_datagram(struct cl_osc *osc, const void *buf, size_t len,
 			     const struct sockaddr_storage *from, socklen_t fromlen);
 
-/* Reply to the sender of req. types as lo_message_add_varargs. */
+/* Reply to the sender of req. types as lo_message_add_varargs (i c h f d
+ * s S b m t T F N I; f is passed as double, h as int64_t), but no
+ * LO_ARGS_END is needed. The _msg forms borrow m; the caller frees it. */
 int cl_osc_reply(struct cl_osc_request *req, const char *path, const char *types, ...);
 int cl_osc_reply_msg(struct cl_osc_request *req, const char *path, lo_message m);
 /* Send "/cl/error <req->path> <reason>" to the sender and log it. Returns -1. */

@@ -22,9 +22,11 @@
  * is skipped and the work starts with the next one, which the server runs
  * on the new graph.
  *
- * The probe deliberately parses its own numbers and does not call into the
- * shared library: it is the instrument that tests that library, and a bug
- * there must not hide itself by also bending the measurement.
+ * The probe deliberately parses its own numbers and takes from the shared
+ * library only cl_rt_enter()/cl_rt_leave() (so that a RealtimeSanitizer
+ * link checks its callbacks too): it is the instrument that tests that
+ * library, and a bug there must not hide itself by also bending the
+ * measurement.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -48,6 +50,7 @@
 #include <sndfile.h>
 
 #include "cl_cli.h"
+#include "cl_rt.h"
 
 #ifndef CL_VERSION
 #define CL_VERSION "unknown"
@@ -129,6 +132,7 @@ enum run_phase { RUN_WAITING = 0, RUN_SKIPPING, RUN_RUNNING, RUN_DONE };
 
 struct probe {
 	const char *name;          /* requested client name */
+	bool name_given;           /* --name: the name must be exact */
 	const char *server;        /* NULL = JACK_DEFAULT_SERVER / default */
 	int verbose;
 	double timeout;            /* seconds to wait for ports to appear */
@@ -265,6 +269,10 @@ static int probe_open(struct probe *p)
 	jack_set_info_function(p->verbose > 1 ? jack_loud : jack_silent);
 	if (p->server)
 		opts |= JackServerName;
+	/* a test that named the probe builds port names from that name, so a
+	 * clash must fail rather than become "name-01" */
+	if (p->name_given)
+		opts |= JackUseExactName;
 	p->client = jack_client_open(p->name, opts, &status, p->server);
 	if (!p->client) {
 		const char *srv = p->server ? p->server : getenv("JACK_DEFAULT_SERVER");
@@ -460,19 +468,17 @@ static void play_render(struct probe *p, float **out, jack_nframes_t off,
 }
 
 /* Play into the outputs once connected, silence before and after. RT */
-static int play_process(jack_nframes_t nframes, void *arg)
+static void play_cycle(struct probe *p, jack_nframes_t nframes)
 {
-	struct probe *p = arg;
 	struct play_state *s = &p->play;
 	float *out[PROBE_MAX_PORTS];
 
-	atomic_fetch_add_explicit(&p->cycles, 1, memory_order_relaxed);
 	for (int c = 0; c < p->nports; c++) {
 		out[c] = jack_port_get_buffer(p->ports[c], nframes);
 		memset(out[c], 0, nframes * sizeof(float));
 	}
 	if (!phase_step(p))
-		return 0;
+		return;
 
 	uint64_t left = s->total - s->pos;
 	jack_nframes_t n = left < nframes ? (jack_nframes_t)left : nframes;
@@ -480,6 +486,16 @@ static int play_process(jack_nframes_t nframes, void *arg)
 		play_render(p, out, 0, n);
 	if (s->pos >= s->total)
 		atomic_store(&p->phase, RUN_DONE);
+}
+
+/* JACK process callback of `play`. RT */
+static int play_process(jack_nframes_t nframes, void *arg)
+{
+	struct probe *p = arg;
+	cl_rt_enter();
+	atomic_fetch_add_explicit(&p->cycles, 1, memory_order_relaxed);
+	play_cycle(p, nframes);
+	cl_rt_leave();
 	return 0;
 }
 
@@ -575,14 +591,12 @@ out:
 
 /* Copy inputs into the capture buffers from the first full cycle after
  * connection until `want` frames are in. RT */
-static int capture_process(jack_nframes_t nframes, void *arg)
+static void capture_cycle(struct probe *p, jack_nframes_t nframes)
 {
-	struct probe *p = arg;
 	struct capture_state *s = &p->cap;
 
-	atomic_fetch_add_explicit(&p->cycles, 1, memory_order_relaxed);
 	if (!phase_step(p))
-		return 0;
+		return;
 	uint64_t left = s->want - s->got;
 	jack_nframes_t n = left < nframes ? (jack_nframes_t)left : nframes;
 	for (int c = 0; c < p->nports; c++) {
@@ -592,6 +606,16 @@ static int capture_process(jack_nframes_t nframes, void *arg)
 	s->got += n;
 	if (s->got >= s->want)
 		atomic_store(&p->phase, RUN_DONE);
+}
+
+/* JACK process callback of `capture`. RT */
+static int capture_process(jack_nframes_t nframes, void *arg)
+{
+	struct probe *p = arg;
+	cl_rt_enter();
+	atomic_fetch_add_explicit(&p->cycles, 1, memory_order_relaxed);
+	capture_cycle(p, nframes);
+	cl_rt_leave();
 	return 0;
 }
 
@@ -700,14 +724,12 @@ static void record_push(struct record_state *s, const struct record *r)
 }
 
 /* Queue this cycle's transport line and MIDI events. RT */
-static int record_process(jack_nframes_t nframes, void *arg)
+static void record_cycle(struct probe *p, jack_nframes_t nframes)
 {
-	struct probe *p = arg;
 	struct record_state *s = &p->rec;
 
-	atomic_fetch_add_explicit(&p->cycles, 1, memory_order_relaxed);
 	if (!phase_step(p))
-		return 0;
+		return;
 
 	jack_nframes_t now32 = jack_last_frame_time(p->client);
 	if (!s->started) {
@@ -721,7 +743,7 @@ static int record_process(jack_nframes_t nframes, void *arg)
 	s->last32 = now32;
 	if (!s->until_signal && s->frame64 - s->start >= s->want) {
 		atomic_store(&p->phase, RUN_DONE);
-		return 0;
+		return;
 	}
 
 	jack_position_t pos;
@@ -768,6 +790,16 @@ static int record_process(jack_nframes_t nframes, void *arg)
 			record_push(s, &r);
 		}
 	}
+}
+
+/* JACK process callback of `record`. RT */
+static int record_process(jack_nframes_t nframes, void *arg)
+{
+	struct probe *p = arg;
+	cl_rt_enter();
+	atomic_fetch_add_explicit(&p->cycles, 1, memory_order_relaxed);
+	record_cycle(p, nframes);
+	cl_rt_leave();
 	return 0;
 }
 
@@ -1028,7 +1060,8 @@ static const char common_help[] =
 	"Common options:\n"
 	"  --server NAME     JACK server (default $JACK_DEFAULT_SERVER or 'default';\n"
 	"                    never starts one)\n"
-	"  --name NAME       JACK client name (default cl-probe)\n"
+	"  --name NAME       JACK client name, exactly (default cl-probe, or\n"
+	"                    cl-probe-01 ... when taken)\n"
 	"  --timeout S       seconds to wait for ports (default 10)\n"
 	"  -v                show JACK's own messages\n"
 	"  -h, --help        this help\n"
@@ -1215,7 +1248,7 @@ static int command_parse(struct probe *p, const struct command *cmd,
 		case 'v': p->verbose++; break;
 		case OPT_VERSION: printf("cl-probe %s\n", CL_VERSION); return CL_EXIT_OK;
 		case OPT_SERVER: p->server = optarg; break;
-		case OPT_NAME: p->name = optarg; break;
+		case OPT_NAME: p->name = optarg; p->name_given = true; break;
 		case OPT_TIMEOUT:
 			bad = parse_double("--timeout", optarg, 0, 1e6, &p->timeout);
 			break;
@@ -1352,14 +1385,16 @@ int main(int argc, char **argv)
 		case 'v': p->verbose++; break;
 		case OPT_VERSION: printf("cl-probe %s\n", CL_VERSION); return CL_EXIT_OK;
 		case OPT_SERVER: p->server = optarg; break;
-		case OPT_NAME: p->name = optarg; break;
+		case OPT_NAME: p->name = optarg; p->name_given = true; break;
 		case OPT_TIMEOUT:
 			if (parse_double("--timeout", optarg, 0, 1e6, &p->timeout))
 				return CL_EXIT_USAGE;
 			break;
+		case '?':
+			return CL_EXIT_USAGE; /* getopt said why */
 		default:
-			fprintf(stderr, "cl-probe: '%s' goes after a command; see --help\n",
-				argv[optind - 1]);
+			fputs("cl-probe: command options go after the command; see --help\n",
+			      stderr);
 			return CL_EXIT_USAGE;
 		}
 	}

@@ -28,7 +28,7 @@ static int failures;
 		}                                                               \
 	} while (0)
 
-enum { OPT_BPM = 256, OPT_COLOR = 257 };
+enum { OPT_BPM = 1000, OPT_COLOR = 1001 };
 
 struct extra_seen {
 	int calls;
@@ -68,6 +68,11 @@ static int on_extra(void *userdata, int val, const char *arg)
 }
 
 static struct extra_seen seen;
+
+static bool streq(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
 static struct cl_cli_spec spec = {
 	.prog = "cl-test",
 	.summary = "A program for the tests.",
@@ -139,10 +144,10 @@ static void test_defaults(void)
 	struct cl_options o;
 	int rc = parse_list(&o, (const char *const[]){ "cl-test", NULL });
 	CHECK(rc == -1, "no options: go on (rc %d)", rc);
-	CHECK(strcmp(o.name, "cl-test") == 0, "default name is the program (%s)", o.name);
+	CHECK(streq(o.name, "cl-test"), "default name is the program (%s)", o.name);
 	CHECK(o.server == NULL, "default server NULL");
 	CHECK(o.osc_port == 7770, "default port from spec (%d)", o.osc_port);
-	CHECK(strcmp(o.osc_bind, "127.0.0.1") == 0, "default bind (%s)", o.osc_bind);
+	CHECK(streq(o.osc_bind, "127.0.0.1"), "default bind (%s)", o.osc_bind);
 	CHECK(o.store == NULL && o.state == NULL, "default store/state NULL");
 	CHECK(o.verbose == 0 && !o.osc_doc, "default verbose 0, osc_doc off");
 	CHECK(o.first_operand == 1, "no operands: first_operand == argc");
@@ -156,27 +161,27 @@ static void test_each_option(void)
 		       "--osc-bind", "0.0.0.0", "--store", "/srv/store", "--state", "s.json",
 		       "--osc-doc", "--verbose");
 	CHECK(rc == -1, "long options: go on (rc %d)", rc);
-	CHECK(strcmp(o.name, "deck-a") == 0, "--name (%s)", o.name);
-	CHECK(o.server && strcmp(o.server, "studio") == 0, "--server");
+	CHECK(streq(o.name, "deck-a"), "--name (%s)", o.name);
+	CHECK(o.server && streq(o.server, "studio"), "--server");
 	CHECK(o.osc_port == 9000, "--osc-port (%d)", o.osc_port);
-	CHECK(strcmp(o.osc_bind, "0.0.0.0") == 0, "--osc-bind");
-	CHECK(o.store && strcmp(o.store, "/srv/store") == 0, "--store");
-	CHECK(o.state && strcmp(o.state, "s.json") == 0, "--state");
+	CHECK(streq(o.osc_bind, "0.0.0.0"), "--osc-bind");
+	CHECK(o.store && streq(o.store, "/srv/store"), "--store");
+	CHECK(o.state && streq(o.state, "s.json"), "--state");
 	CHECK(o.osc_doc, "--osc-doc");
 	CHECK(o.verbose == 1, "--verbose (%d)", o.verbose);
 
 	rc = PARSE(&o, "-n", "b", "-s", "srv", "-p", "0", "-b", "192.168.1.5", "-S", "st",
 		   "-t", "f.json", "-vv");
 	CHECK(rc == -1, "short options: go on (rc %d)", rc);
-	CHECK(strcmp(o.name, "b") == 0 && strcmp(o.server, "srv") == 0, "-n -s");
+	CHECK(streq(o.name, "b") && streq(o.server, "srv"), "-n -s");
 	CHECK(o.osc_port == 0, "-p 0 = ephemeral (%d)", o.osc_port);
-	CHECK(strcmp(o.osc_bind, "192.168.1.5") == 0, "-b");
-	CHECK(strcmp(o.store, "st") == 0 && strcmp(o.state, "f.json") == 0, "-S -t");
+	CHECK(streq(o.osc_bind, "192.168.1.5"), "-b");
+	CHECK(streq(o.store, "st") && streq(o.state, "f.json"), "-S -t");
 	CHECK(o.verbose == 2, "-vv counts 2 (%d)", o.verbose);
 	CHECK(!o.osc_doc, "osc_doc reset to default on a new parse");
 
 	rc = PARSE(&o, "-v", "--osc-port=65535", "-vv", "--name=c");
-	CHECK(rc == -1 && o.verbose == 3 && o.osc_port == 65535 && strcmp(o.name, "c") == 0,
+	CHECK(rc == -1 && o.verbose == 3 && o.osc_port == 65535 && streq(o.name, "c"),
 	      "-v ... -vv counts 3, --opt=value form (rc %d, verbose %d)", rc, o.verbose);
 }
 
@@ -299,7 +304,7 @@ static void test_extra(void)
 	CHECK(seen.calls == 4, "extra_fn called 4 times (%d)", seen.calls);
 	CHECK(seen.bpm == 128.5, "--bpm reached extra_fn (%g)", seen.bpm);
 	CHECK(seen.loop == 2, "-l and --loop reached extra_fn (%d)", seen.loop);
-	CHECK(seen.color_given && seen.color && strcmp(seen.color, "always") == 0,
+	CHECK(seen.color_given && seen.color && streq(seen.color, "always"),
 	      "--color=always reached extra_fn");
 	CHECK(o.verbose == 1, "common options still work beside extras");
 
@@ -324,6 +329,15 @@ static void test_extra(void)
 	rc = cl_cli_parse(1, args, &bad, &o);
 	capture_stop();
 	CHECK(rc == CL_EXIT_FAILURE, "clashing extra option is an internal error (rc %d)", rc);
+	static const struct cl_cli_option reserved[] = {
+		{ { "thing", no_argument, NULL, 300 }, NULL, "val in the common range" },
+		{ { NULL, 0, NULL, 0 }, NULL, NULL },
+	};
+	bad.extra = reserved;
+	capture_start();
+	rc = cl_cli_parse(1, args, &bad, &o);
+	capture_stop();
+	CHECK(rc == CL_EXIT_FAILURE, "extra val 300 (< 1000) is an internal error (rc %d)", rc);
 
 	/* No extras at all. */
 	struct cl_cli_spec plain = { .prog = "cl-plain", .default_osc_port = 7775 };
@@ -331,7 +345,7 @@ static void test_extra(void)
 	char *args2[] = { "cl-plain", "-p", "7", "--help", NULL };
 	rc = cl_cli_parse(4, args2, &plain, &o);
 	capture_stop();
-	CHECK(rc == CL_EXIT_OK && strstr(slurp(out_path), "options:\n") != NULL &&
+	CHECK(rc == CL_EXIT_OK && strstr(slurp(out_path), "\nOptions:\n") != NULL &&
 	      strstr(slurp(out_path), "cl-plain options:") == NULL,
 	      "help without extras (rc %d)", rc);
 }
@@ -349,7 +363,7 @@ static void test_operands(void)
 	CHECK(o.first_operand == 4 && strcmp(args[4], "in.wav") == 0 &&
 	      strcmp(args[5], "out.wav") == 0,
 	      "operands moved after options, first_operand %d", o.first_operand);
-	CHECK(strcmp(o.name, "x") == 0 && o.verbose == 1, "options after operands parsed");
+	CHECK(streq(o.name, "x") && o.verbose == 1, "options after operands parsed");
 
 	char *args2[] = { "cl-test", "--", "-v", NULL };
 	capture_start();
