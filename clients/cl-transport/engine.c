@@ -32,6 +32,7 @@
 #define MIDI_SPP 0xF2
 #define CLOCKS_PER_QUARTER 24.0
 #define SNAPSHOT_SLOTS 256
+#define LOOP_LEAD_CYCLES 2
 
 int engine_init(struct transport *t)
 {
@@ -348,11 +349,13 @@ static int on_process(jack_nframes_t n, void *arg)
 		render_click(e, tl, out, f, n, rolling);
 	}
 
-	/* Jump back one cycle early: JACK relocates on cycle boundaries, so
-	 * the loop never plays past its end (it may end up to one period
-	 * short of it). */
-	if (rolling && e->loop_on && !e->loop_jump_pending &&
-	    f < e->loop_end && f + 2 * (int64_t)n > e->loop_end) {
+	/* JACK relocates only on cycle boundaries, and JACK2 (asynchronous
+	 * by default) applies a locate asked for in this cycle at the start
+	 * of the cycle after next. Asking LOOP_LEAD_CYCLES ahead means the
+	 * loop never plays past its end; it may end up to that many periods
+	 * short of it. */
+	if (rolling && e->loop_on && !e->loop_jump_pending && f < e->loop_end &&
+	    f + (LOOP_LEAD_CYCLES + 1) * (int64_t)n > e->loop_end) {
 		jack_transport_locate(client, (jack_nframes_t)e->loop_start);
 		e->loop_jump_pending = true;
 	}

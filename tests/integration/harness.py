@@ -27,8 +27,7 @@ It prints one "ok"/"not ok" line per check and exits 0 (all passed),
         cl.check_clean()                           # RT/ASan/UBSan reports
     h.done()                                       # summary, exit status
 
-Every process the harness starts (jackd, clients, probes, jack_transport)
-is registered and torn down at exit: by the context managers, an atexit
+Every process the harness starts (jackd, clients, probes) is registered and torn down at exit: by the context managers, an atexit
 hook, and SIGTERM/SIGINT/SIGHUP handlers (meson sends SIGTERM on timeout).
 Children also get SIGTERM from the kernel if the test process dies
 (setpriv --pdeathsig), so start them from the main thread.
@@ -148,6 +147,20 @@ def done():
 def failed_count():
     """Number of failed checks so far."""
     return _checks["failed"]
+
+
+_names = {}
+
+
+def unique_name(base):
+    """A JACK client name no other test on this machine uses: base-PID,
+    then base-PID-2, ... JACK2 binds each opening client's notification
+    socket at /dev/shm/jack_<client>_<uid>_0 whatever the server, so two
+    tests opening same-named clients at the same moment on their own
+    servers can steal each other's socket."""
+    n = _names.get(base, 0) + 1
+    _names[base] = n
+    return "%s-%d" % (base, os.getpid()) + ("" if n == 1 else "-%d" % n)
 
 
 _tmpdir = None
@@ -311,14 +324,23 @@ def _which_or_fail(name):
 
 
 class JackServer:
-    """A private `jackd --no-realtime -d dummy` under a unique name.
+    """A private `jackd --no-realtime [-S] -n NAME -d dummy -r RATE -p
+    PERIOD` under a unique name.
 
+    JackServer(rate=48000, period=256, name=None, driver_args=(),
+               jackd_args=(), timeout=10.0, slot_timeout=120.0, sync=True)
+
+    sync=True runs jackd in synchronous mode (-S): the server waits for
+    the clients every cycle, so a client that is late on a loaded machine
+    does not cause an xrun (the dummy driver still xruns when jackd itself
+    wakes up late; see retry_on_xruns). In this mode the driver's playback
+    ports report one period of latency instead of two.
     Attributes: name, rate, period, env (os.environ + JACK_DEFAULT_SERVER
-    and JACK_NO_START_SERVER=1), proc, log (jackd's output lines).
+    and JACK_NO_START_SERVER=1), proc, log (jackd's output lines), killed.
     start() may be called again after stop() (same name)."""
 
     def __init__(self, rate=48000, period=256, name=None, driver_args=(),
-                 jackd_args=(), timeout=10.0, slot_timeout=120.0):
+                 jackd_args=(), timeout=10.0, slot_timeout=120.0, sync=True):
         _counter[0] += 1
         self.name = name or "cltest-%d-%d-%06x" % (
             os.getpid(), _counter[0], random.randrange(1 << 24))
@@ -328,6 +350,7 @@ class JackServer:
         self.jackd_args = list(jackd_args)
         self.timeout = timeout
         self.slot_timeout = slot_timeout
+        self.sync = sync
         self.killed = False   # last stop was a SIGKILL: registry slot held
         self.env = dict(os.environ)
         self.env["JACK_DEFAULT_SERVER"] = self.name
@@ -378,7 +401,8 @@ class JackServer:
         """Start jackd once; True when it answers, False when it exited."""
         jackd = _which_or_fail("jackd")
         self._remove_leftovers()
-        cmd = [jackd, "--no-realtime", "-n", self.name] + self.jackd_args + [
+        cmd = [jackd, "--no-realtime"] + (["-S"] if self.sync else []) + [
+            "-n", self.name] + self.jackd_args + [
             "-d", "dummy", "-r", str(self.rate), "-p", str(self.period)
         ] + self.driver_args
         self.proc = subprocess.Popen(
@@ -418,7 +442,10 @@ class JackServer:
     def answers(self):
         """True when a client can connect to this server name now."""
         probe = ARGS.probe if ARGS and ARGS.probe else None
-        cmd = [probe, "ports"] if probe else [_which_or_fail("jack_lsp")]
+        if probe:
+            cmd = [probe, "--name", "answers-%d" % os.getpid(), "ports"]
+        else:
+            cmd = [_which_or_fail("jack_lsp")]
         try:
             r = subprocess.run(cmd, env=self.env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL,
@@ -486,7 +513,14 @@ class JackServer:
         return r.returncode == 0
 
     def set_property(self, port, key, value):
-        """Set JACK metadata on a port with jack_property; True on success."""
+        """Set JACK metadata on a port with jack_property; True on success.
+
+        Beware: JACK2 keeps metadata in one database per user, keyed by
+        UUIDs that every server numbers the same way (port index + 1), and
+        removes a port's properties when a port with that UUID goes away
+        on ANY server. Parallel tests can therefore see their pretty names
+        vanish or another test's appear; read them back soon after they
+        are set, and retry once when a value is missing."""
         r = subprocess.run([_which_or_fail("jack_property"), "--port", "-s",
                             port, key, value], env=self.env,
                            stdin=subprocess.DEVNULL, capture_output=True,
@@ -522,75 +556,6 @@ def jack_server_slots():
     return out
 
 
-class JackTransportTool:
-    """Drives the JACK transport through jackd2's interactive
-    `jack_transport` (commands on its stdin): a timebase master with BBT at
-    120 BPM 4/4 after master(), independent of the suite's own clients."""
-
-    def __init__(self, server):
-        self.server = server
-        self.lines = []
-        self._cond = threading.Condition()
-        self.proc = subprocess.Popen(
-            _wrap([_which_or_fail("jack_transport")]), env=server.env,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT)
-        _register(self)
-        self._reader = _LineReader(self.proc.stdout, "[jack_transport] ",
-                                   self.lines, self._cond, echo=False)
-
-    def command(self, line):
-        """Send one command line ("play", "stop", "locate 48000", ...)."""
-        self.proc.stdin.write((line + "\n").encode())
-        self.proc.stdin.flush()
-
-    def master(self):
-        self.command("master")
-
-    def play(self):
-        self.command("play")
-
-    def stop(self):
-        self.command("stop")
-
-    def locate(self, frame):
-        self.command("locate %d" % frame)
-
-    def tempo(self, bpm):
-        self.command("tempo %g" % bpm)
-
-    def close(self):
-        """Quit jack_transport (it releases the timebase)."""
-        if self.proc.poll() is None:
-            try:
-                self.command("quit")
-                self.proc.stdin.close()
-            except (BrokenPipeError, ValueError):
-                pass
-        rc = _terminate_after(self.proc, 5.0)
-        _unregister(self)
-        return rc
-
-    def _teardown(self):
-        _terminate(self.proc, 2.0)
-        _unregister(self)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-
-def _terminate_after(proc, timeout):
-    """Give proc timeout seconds to exit by itself, then terminate it."""
-    deadline = time.monotonic() + timeout
-    while proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return _terminate(proc, 2.0)
-
-
 # ---------------------------------------------------------------------------
 # client under test
 
@@ -620,8 +585,13 @@ class Client:
     """A program under test, started against `server`.
 
     Client(path, args=(), server=None, rtsan=None, name=None, osc=True,
-           osc_timeout=10.0, env=None)
+           osc_timeout=10.0, env=None, jack_name=None)
 
+    - JACK client name (.jack_name): the `--name` in args if there is
+      one; else, for an OSC client (osc=True), `--name` is appended with
+      jack_name or unique_name(program) (see unique_name for why); pass
+      jack_name=False to keep the program's default name. .port("x")
+      gives "<jack_name>:x";
     - env: the server's env (JACK_DEFAULT_SERVER) + sanitizer options +
       the given extra env entries;
     - osc=True: appends `--osc-port 0` unless args already name a port,
@@ -632,13 +602,24 @@ class Client:
     test's stderr prefixed with [name]."""
 
     def __init__(self, path, args=(), server=None, rtsan=None, name=None,
-                 osc=True, osc_timeout=10.0, env=None):
+                 osc=True, osc_timeout=10.0, env=None, jack_name=None):
         if not path:
             fail("no client program given (--client)")
         self.path = path
         self.args = list(args)
         self.server = server
         self.name = name or os.path.basename(path)
+        given = [a.split("=", 1)[1] if "=" in a else self.args[i + 1]
+                 for i, a in enumerate(self.args)
+                 if (a == "--name" and i + 1 < len(self.args))
+                 or a.startswith("--name=")]
+        if given:
+            self.jack_name = given[-1]
+        elif jack_name is False or not osc:
+            self.jack_name = None
+        else:
+            self.jack_name = jack_name or unique_name(os.path.basename(path))
+            self.args += ["--name", self.jack_name]
         if rtsan is None:
             rtsan = bool(ARGS and ARGS.rtsan)
         self.rtsan = rtsan
@@ -704,6 +685,10 @@ class Client:
 
     def running(self):
         return self.proc.poll() is None
+
+    def port(self, short):
+        """Full name of one of the client's ports: port("midi_out")."""
+        return "%s:%s" % (self.jack_name, short)
 
     def osc_client(self):
         """An OscClient whose default target is this client's OSC port."""
@@ -1207,6 +1192,22 @@ def zero_crossing_frequency(samples, rate):
     return (len(times) - 1) * rate / (times[-1] - times[0])
 
 
+def retry_on_xruns(measure, attempts=3):
+    """Call measure() (returning a Recording or Capture) until it reports
+    no JACK xrun, at most `attempts` times; returns the last result. An
+    xrun on a loaded machine skips a cycle, which would otherwise look
+    like a bug in the client under test; check result.xruns == 0 after."""
+    for i in range(attempts):
+        result = measure()
+        if not result.xruns:
+            return result
+        sys.stderr.write("harness: %d xrun(s) during a measurement%s\n" % (
+            result.xruns, "; measuring again" if i + 1 < attempts else ""))
+        if i + 1 < attempts:
+            time.sleep(0.2 + random.random() * 0.5)  # out of step with the load
+    return result
+
+
 # ---------------------------------------------------------------------------
 # cl-probe
 
@@ -1224,8 +1225,9 @@ TRANSPORT_STOPPED, TRANSPORT_ROLLING, TRANSPORT_LOOPING, TRANSPORT_STARTING = 0,
 
 class Recording:
     """A parsed `cl-probe record` file: events (MidiEvent list), cycles
-    (Cycle list), overruns, truncated, rate, period, ports (names), complete
-    (the final `overruns` line was written), path."""
+    (Cycle list), overruns, truncated, xruns (JACK xruns while recording:
+    cycles may be missing), rate, period, ports (names), complete (the
+    final `overruns` line was written), path."""
 
     def __init__(self, path):
         self.path = path
@@ -1233,6 +1235,7 @@ class Recording:
         self.cycles = []
         self.overruns = None
         self.truncated = None
+        self.xruns = None
         self.rate = None
         self.period = None
         self.ports = []
@@ -1254,6 +1257,8 @@ class Recording:
                     self.overruns = int(w[1])
                 elif w[0] == "truncated":
                     self.truncated = int(w[1])
+                elif w[0] == "xruns":
+                    self.xruns = int(w[1])
                 elif w[:3] == ["#", "cl-probe", "record"]:
                     self.rate = int(w[w.index("rate") + 1])
                     self.period = int(w[w.index("period") + 1])
@@ -1265,23 +1270,25 @@ class Recording:
 class Capture:
     """A `cl-probe capture` result: rate, channels (lists of floats),
     frames, start_frame (JACK frame time of the first captured frame),
-    path."""
+    xruns (JACK xruns during the capture: gaps are possible), path."""
 
-    def __init__(self, path, start_frame):
+    def __init__(self, path, start_frame, xruns=0):
         w = read_wav(path)
         self.path = path
         self.rate = w.rate
         self.channels = w.channels
         self.frames = w.frames
         self.start_frame = start_frame
+        self.xruns = xruns
 
 
 class ProbeJob:
-    """A cl-probe running in the background. .lines (stdout+stderr),
-    .start_frame (from its "playing/capturing/recording from cycle
-    frame_time F" line), .proc."""
+    """A cl-probe running in the background. .name (its JACK client
+    name), .lines (stdout+stderr), .start_frame (from its "playing/
+    capturing/recording from cycle frame_time F" line), .proc."""
 
-    READY = re.compile(r"^(playing|capturing|recording) from cycle frame_time (\d+)")
+    READY = re.compile(r"^(playing|capturing|recording) from cycle frame_time (\d+)"
+                       r"|^(timebase master)")
 
     def __init__(self, probe, args, name, ready=True, timeout=15.0):
         self.probe = probe
@@ -1304,6 +1311,10 @@ class ProbeJob:
         if ready:
             self.wait_ready(timeout)
 
+    def port(self, short):
+        """Full name of one of this probe's ports: port("out_1")."""
+        return "%s:%s" % (self.name, short)
+
     def wait_ready(self, timeout=15.0):
         """Wait for the "... from cycle frame_time F" line; raises
         RuntimeError when the probe exits or times out first."""
@@ -1313,7 +1324,8 @@ class ProbeJob:
                 for line in self.lines:
                     m = self.READY.match(line)
                     if m:
-                        self.start_frame = int(m.group(2))
+                        if m.group(2):
+                            self.start_frame = int(m.group(2))
                         return self.start_frame
                 if time.monotonic() >= deadline or (
                         self.proc.poll() is not None
@@ -1368,12 +1380,13 @@ class CaptureJob(ProbeJob):
             self.stop()
             raise RuntimeError("capture %s failed (status %s):\n%s" % (
                 self.name, rc, "\n".join(self.lines)))
-        m = None
+        m = x = None
         for line in self.lines:
             m = re.match(r"captured (\d+) frames from cycle frame_time (\d+)", line) or m
+            x = re.match(r"xruns (\d+)$", line) or x
         if not m:
             raise RuntimeError("capture %s printed no result line" % self.name)
-        return Capture(self.path, int(m.group(2)))
+        return Capture(self.path, int(m.group(2)), int(x.group(1)) if x else 0)
 
 
 class RecordJob(ProbeJob):
@@ -1402,9 +1415,9 @@ class RecordJob(ProbeJob):
 
 class Probe:
     """cl-probe subcommands against one server. Probe(server, path=None)
-    (path defaults to harness.ARGS.probe). Background jobs get unique
-    JACK client names (probe-1, probe-2, ...) unless name= is given; their
-    ports are NAME:out_i, NAME:in_i, NAME:midi_in_i."""
+    (path defaults to harness.ARGS.probe). Background jobs run under
+    unique_name(name or "probe") (so "gen" becomes "gen-PID"): build port
+    names with job.port("out_1") (ports: out_i, in_i, midi_in_i)."""
 
     def __init__(self, server, path=None):
         self.server = server
@@ -1415,14 +1428,13 @@ class Probe:
         self._n = 0
 
     def _name(self, name):
-        if name:
-            return name
-        self._n += 1
-        return "probe-%d" % self._n
+        return unique_name(name or "probe")
 
     def run(self, *args, timeout=30.0):
-        """Run `cl-probe ARGS...` to completion -> CompletedProcess (text)."""
-        r = subprocess.run([self.path] + [str(a) for a in args],
+        """Run `cl-probe ARGS...` to completion -> CompletedProcess (text).
+        The probe runs under a unique client name unless ARGS set one."""
+        head = [] if "--name" in args else ["--name", unique_name("clprobe")]
+        r = subprocess.run([self.path] + head + [str(a) for a in args],
                            env=self.env, stdin=subprocess.DEVNULL,
                            capture_output=True, text=True, timeout=timeout)
         _probe_runs[0] += 1
@@ -1474,6 +1486,42 @@ class Probe:
                 "bbt": kv["bbt"] == "1", "bar": int(kv["bar"]),
                 "beat": int(kv["beat"]), "tick": int(kv["tick"]),
                 "bpm": float(kv["bpm"]), "meter": (float(n), float(d))}
+
+    def transport_start(self):
+        """Ask JACK to start the transport (it rolls from the next cycle)."""
+        self._transport_action("--start")
+
+    def transport_stop(self):
+        """Ask JACK to stop the transport."""
+        self._transport_action("--stop")
+
+    def transport_locate(self, frame):
+        """Ask JACK to move the transport to `frame`."""
+        self._transport_action("--locate", int(frame))
+
+    def _transport_action(self, *args):
+        r = self.run("transport", *args)
+        if r.returncode != 0:
+            raise RuntimeError("cl-probe transport %s failed: %s" % (args, r.stderr))
+
+    def wait_transport(self, state, timeout=5.0):
+        """Poll until the transport state is `state` ('rolling',
+        'stopped', ...); the last transport() dict either way."""
+        deadline = time.monotonic() + timeout
+        t = self.transport()
+        while t["state"] != state and time.monotonic() < deadline:
+            time.sleep(0.02)
+            t = self.transport()
+        return t
+
+    def timebase(self, bpm=120.0, meter=(4, 4), ticks=1920, name=None,
+                 timeout=15.0):
+        """Start `cl-probe timebase`: a timebase master whose BBT follows
+        the frame exactly (ticks = frame*bpm*ticks/(60*rate), bar and beat
+        from 1). Returns its ProbeJob once it is master; stop() it."""
+        args = ["timebase", "--bpm", repr(float(bpm)),
+                "--meter", "%g/%g" % tuple(meter), "--ticks", repr(float(ticks))]
+        return ProbeJob(self, args, self._name(name or "timebase"), True, timeout)
 
     def play(self, to, sine=None, db=None, wav=None, impulse=False,
              interval=None, frames=None, seconds=None, loop=False, name=None,

@@ -12,7 +12,7 @@ from transport_common import bbt_at, clock_frame, clocks, realtime
 args = h.parse_args()
 with h.JackServer(rate=48000, period=256) as srv:
     probe = h.Probe(srv)
-    name = h.unique("tp")
+    name = h.unique_name("tp")
     cl = h.Client(args.client, ["--name", name], srv)
     osc = cl.osc_client()
     h.check(probe.wait_port(name + ":clock_out"), "clock_out exists")

@@ -14,10 +14,11 @@ BARS = 16
 args = h.parse_args()
 with h.JackServer(rate=48000, period=256) as srv:
     probe = h.Probe(srv)
-    cl = h.Client(args.client, ["--name", "clock", "--bpm", str(BPM)], srv)
+    name = h.unique_name("clock")
+    cl = h.Client(args.client, ["--name", name, "--bpm", str(BPM)], srv)
     osc = cl.osc_client()
-    h.check(probe.wait_port("clock:clock_out"), "clock:clock_out exists")
-    rec = probe.record(midi=["clock:clock_out"], transport=True)
+    h.check(probe.wait_port(name + ":clock_out"), "clock_out exists")
+    rec = probe.record(midi=[name + ":clock_out"], transport=True)
     osc.send("/transport/play")
 
     end_frame = bar_frame(BARS + 1, BPM)

@@ -65,7 +65,7 @@ for _ in range(40):
 cases = [(d, deep if d == "deep bundles" else b, a) for d, b, a in cases]
 
 with h.JackServer(rate=48000, period=256) as srv:
-    name = h.unique("tp")
+    name = h.unique_name("tp")
     cl = h.Client(args.client, ["--name", name, "--bpm", "123"], srv)
     osc = cl.osc_client()
     for desc, data, address in cases:

@@ -14,7 +14,7 @@ args = h.parse_args()
 with h.JackServer(rate=48000, period=256) as srv:
     probe = h.Probe(srv)
     nsm = h.OscClient()
-    client_id = h.unique("nsmtp")
+    client_id = h.unique_name("nsmtp")
     session = os.path.join(h.tmpdir(), "session", client_id)
 
     def start():

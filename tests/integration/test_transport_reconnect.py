@@ -10,7 +10,7 @@ import harness as h
 args = h.parse_args()
 with h.JackServer(rate=48000, period=256) as srv:
     probe = h.Probe(srv)
-    name = h.unique("tp")
+    name = h.unique_name("tp")
     cl = h.Client(args.client, ["--name", name, "--click"], srv)
     osc = cl.osc_client()
     ports = sorted(p for p in probe.port_names() if p.startswith(name + ":"))

@@ -6,8 +6,10 @@
  * or impulses into ports; `capture` writes exactly N frames of ports to a
  * WAV file; `record` writes every MIDI event of some ports with its exact
  * frame time and the transport position of its cycle (and, if asked, one
- * line per cycle describing the transport); `transport`, `ports`,
- * `wait-port` and `wait-connection` look at the graph.
+ * line per cycle describing the transport); `timebase` is a JACK timebase
+ * master whose BBT is computed exactly from the frame; `transport` shows
+ * and moves the transport; `ports`, `wait-port` and `wait-connection`
+ * look at the graph.
  *
  * The process callbacks obey the suite's real-time rule: they only read
  * and write memory that the main thread allocated and locked before
@@ -127,6 +129,22 @@ struct record_state {
 	atomic_uint_fast64_t truncated;
 };
 
+/* `timebase`: read by the timebase callback, set before activation. */
+struct timebase_state {
+	double bpm;
+	double beats_per_bar;
+	double beat_type;
+	double ticks_per_beat;
+};
+
+/* `transport` actions. */
+struct transport_action {
+	bool start, stop;
+	bool locate;
+	uint64_t locate_frame;
+	double watch;              /* seconds; 0 = print once */
+};
+
 /* Callback progress, seen by the main thread. */
 enum run_phase { RUN_WAITING = 0, RUN_SKIPPING, RUN_RUNNING, RUN_DONE };
 
@@ -160,6 +178,8 @@ struct probe {
 	struct play_state play;
 	struct capture_state cap;
 	struct record_state rec;
+	struct timebase_state tb;
+	struct transport_action tr;
 };
 
 /* ------------------------------------------------------------------ */
@@ -251,11 +271,15 @@ static void on_shutdown(void *arg)
 	atomic_store(&p->server_gone, 1);
 }
 
-/* Count xruns (JACK notification thread). */
+/* Count the xruns that hit a measurement: a cycle the server skipped
+ * leaves a gap that tests must not mistake for a bug (JACK notification
+ * thread). */
 static int on_xrun(void *arg)
 {
 	struct probe *p = arg;
-	atomic_fetch_add(&p->xruns, 1);
+	int ph = atomic_load(&p->phase);
+	if (ph == RUN_SKIPPING || ph == RUN_RUNNING)
+		atomic_fetch_add(&p->xruns, 1);
 	return 0;
 }
 
@@ -696,6 +720,7 @@ static int capture_run(struct probe *p)
 		goto out;
 	printf("captured %" PRIu64 " frames from cycle frame_time %u\n",
 	       s->want, atomic_load(&p->start_frame));
+	printf("xruns %u\n", atomic_load(&p->xruns));
 	fflush(stdout);
 	rc = CL_EXIT_OK;
 	goto out;
@@ -900,6 +925,7 @@ finish:
 	if (xruns)
 		fprintf(stderr, "cl-probe: %u xruns while recording\n", xruns);
 	fprintf(f, "truncated %" PRIu64 "\n", truncated);
+	fprintf(f, "xruns %u\n", xruns);
 	fprintf(f, "overruns %" PRIu64 "\n", overruns);
 	rc = CL_EXIT_OK;
 out:
@@ -943,11 +969,33 @@ static void transport_print(struct probe *p)
 	fflush(stdout);
 }
 
-/* Run `transport`. Exit code. */
-static int transport_run(struct probe *p, double watch)
+/* Sleep about n periods (main thread). */
+static void periods_sleep(struct probe *p, unsigned n)
 {
+	double secs = n * (double)p->period / (double)p->rate;
+	struct timespec ts = { (time_t)secs, (long)((secs - floor(secs)) * 1e9) };
+	nanosleep(&ts, NULL);
+}
+
+/* Run `transport`: act (locate, start, stop), then print. Exit code. */
+static int transport_run(struct probe *p)
+{
+	const struct transport_action *a = &p->tr;
+	double watch = a->watch;
 	if (probe_open(p))
 		return CL_EXIT_FAILURE;
+	if (a->locate && jack_transport_locate(p->client, (jack_nframes_t)a->locate_frame)) {
+		fprintf(stderr, "cl-probe: locate to %" PRIu64 " refused\n", a->locate_frame);
+		probe_close(p);
+		return CL_EXIT_FAILURE;
+	}
+	if (a->start)
+		jack_transport_start(p->client);
+	if (a->stop)
+		jack_transport_stop(p->client);
+	/* requests take effect at the next cycle; let the line show them */
+	if (a->locate || a->start || a->stop)
+		periods_sleep(p, 3);
 	transport_print(p);
 	if (watch > 0) {
 		/* one line per period: as close to "every cycle" as a poller gets */
@@ -962,6 +1010,63 @@ static int transport_run(struct probe *p, double watch)
 		}
 	}
 	int rc = atomic_load(&p->server_gone) ? CL_EXIT_FAILURE : CL_EXIT_OK;
+	probe_close(p);
+	return rc;
+}
+
+/* Fill BBT from the frame alone, so that every cycle's position is exact
+ * whatever happened before (locates, loops, skipped cycles). RT */
+static void on_timebase(jack_transport_state_t state, jack_nframes_t nframes,
+			jack_position_t *pos, int new_pos, void *arg)
+{
+	struct probe *p = arg;
+	const struct timebase_state *t = &p->tb;
+	cl_rt_enter();
+	/* ticks since frame 0: minutes * beats per minute * ticks per beat */
+	double abs_tick = (double)pos->frame * t->bpm * t->ticks_per_beat /
+			  (60.0 * (double)p->rate);
+	double abs_beat = floor(abs_tick / t->ticks_per_beat);
+	double bar = floor(abs_beat / t->beats_per_bar);
+	pos->valid = JackPositionBBT;
+	pos->bar = (int32_t)bar + 1;
+	pos->beat = (int32_t)(abs_beat - bar * t->beats_per_bar) + 1;
+	pos->tick = (int32_t)floor(abs_tick - abs_beat * t->ticks_per_beat);
+	pos->bar_start_tick = bar * t->beats_per_bar * t->ticks_per_beat;
+	pos->beats_per_bar = (float)t->beats_per_bar;
+	pos->beat_type = (float)t->beat_type;
+	pos->ticks_per_beat = t->ticks_per_beat;
+	pos->beats_per_minute = t->bpm;
+	cl_rt_leave();
+}
+
+/* Run `timebase`: be the timebase master until SIGTERM. Exit code. */
+static int timebase_run(struct probe *p)
+{
+	int rc = CL_EXIT_FAILURE;
+	if (probe_open(p))
+		return CL_EXIT_FAILURE;
+	if (jack_set_timebase_callback(p->client, 0, on_timebase, p)) {
+		fprintf(stderr, "cl-probe: cannot become timebase master\n");
+		goto out;
+	}
+	if (jack_activate(p->client)) {
+		fprintf(stderr, "cl-probe: cannot activate\n");
+		goto out;
+	}
+	printf("timebase master bpm %.9g meter %g/%g ticks %g\n", p->tb.bpm,
+	       p->tb.beats_per_bar, p->tb.beat_type, p->tb.ticks_per_beat);
+	fflush(stdout);
+	while (!stop_requested && !atomic_load(&p->server_gone))
+		poll_sleep();
+	if (atomic_load(&p->server_gone)) {
+		fprintf(stderr, "cl-probe: JACK server went away\n");
+		goto out;
+	}
+	/* No jack_release_timebase() here: with the client still active it
+	 * races libjack's own process thread (JACK2 1.9.21 crashes under
+	 * ASan). Closing the client releases the timebase anyway. */
+	rc = CL_EXIT_OK;
+out:
 	probe_close(p);
 	return rc;
 }
@@ -1075,7 +1180,8 @@ static const char main_help[] =
 	"  play       play a sine, a WAV file or impulses into ports\n"
 	"  capture    capture exactly N frames of ports to a WAV file\n"
 	"  record     record MIDI events and transport cycles with frame times\n"
-	"  transport  print the JACK transport state\n"
+	"  transport  print (and start, stop, locate) the JACK transport\n"
+	"  timebase   be the timebase master: exact BBT from the frame\n"
 	"  ports      list ports with pretty names and latency ranges\n"
 	"  wait-port  wait until a port exists\n"
 	"  wait-connection  wait until two ports are connected\n"
@@ -1103,8 +1209,9 @@ static const char capture_help[] =
 	"                        -o OUT.wav [--float | --pcm24]\n"
 	"Register in_1.. (one per --from), connect, and capture exactly N frames\n"
 	"starting at the first full cycle after the connections are made.\n"
-	"Prints 'capturing from cycle frame_time F' when it starts and\n"
-	"'captured N frames from cycle frame_time F' when the file is written.\n"
+	"Prints 'capturing from cycle frame_time F' when it starts, then\n"
+	"'captured N frames from cycle frame_time F' when the file is written\n"
+	"and 'xruns X' (JACK xruns during the capture: gaps are possible).\n"
 	"  --float       32-bit float WAV (default)\n"
 	"  --pcm24       24-bit integer WAV\n";
 
@@ -1121,12 +1228,22 @@ static const char record_help[] =
 	"  cycle ABS_FRAME STATE POS_FRAME VALID_BBT BAR BEAT TICK BPM\n"
 	"        BEATS_PER_BAR BEAT_TYPE TICKS_PER_BEAT BAR_START_TICK\n"
 	"  truncated N    (MIDI events longer than 32 bytes, cut)\n"
+	"  xruns N        (JACK xruns while recording: cycles may be missing)\n"
 	"  overruns N     (records lost; anything but 0 is a failed recording)\n";
 
 static const char transport_help[] =
-	"Usage: cl-probe transport [--watch S]\n"
-	"Print 'state=S frame=F bbt=0|1 bar=B beat=b tick=t bpm=X meter=N/D'\n"
+	"Usage: cl-probe transport [--locate FRAME] [--start | --stop] [--watch S]\n"
+	"Ask JACK to locate, start or stop the transport (in that order; the\n"
+	"requests take effect at the next cycle), then print\n"
+	"'state=S frame=F bbt=0|1 bar=B beat=b tick=t bpm=X meter=N/D'\n"
 	"once, or once per period for S seconds with --watch.\n";
+
+static const char timebase_help[] =
+	"Usage: cl-probe timebase [--bpm X] [--meter N/D] [--ticks N]\n"
+	"Become JACK timebase master (unconditionally) until SIGTERM/SIGINT,\n"
+	"filling BBT from the frame alone: ticks = frame * bpm * ticks / (60 *\n"
+	"rate); bar and beat count from 1. Defaults: 120 BPM, 4/4, 1920 ticks\n"
+	"per beat. Prints 'timebase master ...' once active.\n";
 
 static const char ports_help[] =
 	"Usage: cl-probe ports\n"
@@ -1145,7 +1262,8 @@ enum {
 	OPT_SERVER = 256, OPT_NAME, OPT_TIMEOUT, OPT_SINE, OPT_DB, OPT_WAV,
 	OPT_IMPULSE, OPT_INTERVAL, OPT_FRAMES, OPT_SECONDS, OPT_LOOP, OPT_TO,
 	OPT_FROM, OPT_FLOAT, OPT_PCM24, OPT_MIDI, OPT_TRANSPORT, OPT_UNTIL,
-	OPT_WATCH, OPT_VERSION,
+	OPT_WATCH, OPT_VERSION, OPT_START, OPT_STOP, OPT_LOCATE, OPT_BPM,
+	OPT_METER, OPT_TICKS,
 };
 
 static const struct option all_options[] = {
@@ -1170,6 +1288,12 @@ static const struct option all_options[] = {
 	{ "transport", no_argument, NULL, OPT_TRANSPORT },
 	{ "until-signal", no_argument, NULL, OPT_UNTIL },
 	{ "watch", required_argument, NULL, OPT_WATCH },
+	{ "start", no_argument, NULL, OPT_START },
+	{ "stop", no_argument, NULL, OPT_STOP },
+	{ "locate", required_argument, NULL, OPT_LOCATE },
+	{ "bpm", required_argument, NULL, OPT_BPM },
+	{ "meter", required_argument, NULL, OPT_METER },
+	{ "ticks", required_argument, NULL, OPT_TICKS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -1187,7 +1311,9 @@ static const int capture_opts[] = { OPT_FROM, OPT_FRAMES, OPT_SECONDS, 'o',
 	OPT_FLOAT, OPT_PCM24, 0 };
 static const int record_opts[] = { OPT_MIDI, OPT_TRANSPORT, OPT_FRAMES,
 	OPT_SECONDS, OPT_UNTIL, 'o', 0 };
-static const int transport_opts[] = { OPT_WATCH, 0 };
+static const int transport_opts[] = { OPT_WATCH, OPT_START, OPT_STOP,
+	OPT_LOCATE, 0 };
+static const int timebase_opts[] = { OPT_BPM, OPT_METER, OPT_TICKS, 0 };
 static const int no_opts[] = { 0 };
 
 static const struct command commands[] = {
@@ -1195,6 +1321,7 @@ static const struct command commands[] = {
 	{ "capture", capture_help, capture_opts, 0, 0 },
 	{ "record", record_help, record_opts, 0, 0 },
 	{ "transport", transport_help, transport_opts, 0, 0 },
+	{ "timebase", timebase_help, timebase_opts, 0, 0 },
 	{ "ports", ports_help, no_opts, 0, 0 },
 	{ "wait-port", wait_port_help, no_opts, 1, 1 },
 	{ "wait-connection", wait_connection_help, no_opts, 2, 2 },
@@ -1220,12 +1347,31 @@ static int target_add(struct probe *p, const char *opt, const char *port)
 	return 0;
 }
 
+/* Parse a meter "N/D" into beats per bar and beat type; 0 or -1. */
+static int parse_meter(const char *s, double *per_bar, double *type)
+{
+	char *end;
+	errno = 0;
+	double n = strtod(s, &end);
+	if (errno || end == s || *end != '/' || !(n >= 1 && n <= 64))
+		goto bad;
+	const char *d_str = end + 1;
+	double d = strtod(d_str, &end);
+	if (errno || end == d_str || *end || !(d >= 1 && d <= 64))
+		goto bad;
+	*per_bar = n;
+	*type = d;
+	return 0;
+bad:
+	fprintf(stderr, "cl-probe: --meter: bad value '%s' (expected N/D, e.g. 7/8)\n", s);
+	return -1;
+}
+
 /* The options of one command (and the common ones). Returns -1 to go on,
  * or an exit code after --help or a usage error (the cl_cli_parse
- * convention). Sets *watch for `transport`, *first_arg to the first
- * positional argument. */
+ * convention). Sets *first_arg to the first positional argument. */
 static int command_parse(struct probe *p, const struct command *cmd,
-			 int argc, char **argv, double *watch, int *first_arg)
+			 int argc, char **argv, int *first_arg)
 {
 	bool source_set = false, out_set = false, length_set = false;
 	int c;
@@ -1314,7 +1460,22 @@ static int command_parse(struct probe *p, const struct command *cmd,
 		case OPT_PCM24: p->cap.format = SF_FORMAT_PCM_24; break;
 		case OPT_TRANSPORT: p->rec.transport = true; break;
 		case OPT_WATCH:
-			bad = parse_double("--watch", optarg, 0, 1e7, watch);
+			bad = parse_double("--watch", optarg, 0, 1e7, &p->tr.watch);
+			break;
+		case OPT_START: p->tr.start = true; break;
+		case OPT_STOP: p->tr.stop = true; break;
+		case OPT_LOCATE:
+			p->tr.locate = true;
+			bad = parse_u64("--locate", optarg, 0, UINT32_MAX, &p->tr.locate_frame);
+			break;
+		case OPT_BPM:
+			bad = parse_double("--bpm", optarg, 1, 999, &p->tb.bpm);
+			break;
+		case OPT_METER:
+			bad = parse_meter(optarg, &p->tb.beats_per_bar, &p->tb.beat_type);
+			break;
+		case OPT_TICKS:
+			bad = parse_double("--ticks", optarg, 1, 1e6, &p->tb.ticks_per_beat);
 			break;
 		default:
 			return CL_EXIT_USAGE;
@@ -1344,6 +1505,9 @@ static int command_parse(struct probe *p, const struct command *cmd,
 			missing = "--frames N or --seconds S";
 		else if (!out_set)
 			missing = "-o OUT.wav";
+	} else if (!strcmp(cmd->name, "transport") && p->tr.start && p->tr.stop) {
+		fputs("cl-probe transport: choose --start or --stop\n", stderr);
+		return CL_EXIT_USAGE;
 	} else if (!strcmp(cmd->name, "record")) {
 		if (p->ntargets == 0 && !p->rec.transport)
 			missing = "--midi PORT or --transport";
@@ -1376,6 +1540,10 @@ int main(int argc, char **argv)
 	p->play.freq = 1000.0;
 	p->play.gain = 1.0;
 	p->cap.format = SF_FORMAT_FLOAT;
+	p->tb.bpm = 120.0;
+	p->tb.beats_per_bar = 4.0;
+	p->tb.beat_type = 4.0;
+	p->tb.ticks_per_beat = 1920.0;
 
 	/* global options before the command */
 	int c;
@@ -1412,9 +1580,8 @@ int main(int argc, char **argv)
 	}
 	int sub_argc = argc - optind;
 	char **sub_argv = argv + optind;
-	double watch = 0;
 	int first = 0;
-	int rc = command_parse(p, cmd, sub_argc, sub_argv, &watch, &first);
+	int rc = command_parse(p, cmd, sub_argc, sub_argv, &first);
 	if (rc >= 0)
 		return rc;
 	signals_install();
@@ -1426,7 +1593,9 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd->name, "record"))
 		return record_run(p);
 	if (!strcmp(cmd->name, "transport"))
-		return transport_run(p, watch);
+		return transport_run(p);
+	if (!strcmp(cmd->name, "timebase"))
+		return timebase_run(p);
 	if (!strcmp(cmd->name, "ports"))
 		return ports_run(p);
 	if (!strcmp(cmd->name, "wait-port"))
