@@ -15,26 +15,42 @@ It prints one "ok"/"not ok" line per check and exits 0 (all passed),
     args = h.parse_args()
     with h.JackServer() as srv:                    # private jackd -d dummy
         probe = h.Probe(srv)
-        cl = h.Client(args.client, ["--name", "mix"], srv)   # waits for OSC
+        cl = h.Client(args.client, [], srv)        # --name mix-PID, OSC port
         osc = cl.osc_client()                      # UDP socket -> client
         reply = osc.request("/cl/ping", reply="/cl/pong")
         h.check(reply is not None, "client answers /cl/ping")
-        rec = probe.record(midi=["mix:midi_out"], transport=True)
+        rec = probe.record(midi=[cl.port("midi_out")], transport=True)
         ...                                        # make it play
         r = rec.stop()                             # -> Recording
-        h.check(r.overruns == 0, "recording complete")
+        h.check(r.overruns == 0 and r.xruns == 0, "recording complete")
         h.check(cl.stop() == 0, "client exits 0 on SIGTERM")
         cl.check_clean()                           # RT/ASan/UBSan reports
     h.done()                                       # summary, exit status
 
-Every process the harness starts (jackd, clients, probes) is registered and torn down at exit: by the context managers, an atexit
-hook, and SIGTERM/SIGINT/SIGHUP handlers (meson sends SIGTERM on timeout).
-Children also get SIGTERM from the kernel if the test process dies
-(setpriv --pdeathsig), so start them from the main thread.
+Every process the harness starts (jackd, clients, probes) is registered
+and torn down at exit: by the context managers, an atexit hook, and
+SIGTERM/SIGINT/SIGHUP handlers (meson sends SIGTERM on timeout). Children
+also get SIGTERM from the kernel if the test process dies (setpriv
+--pdeathsig), so start them from the main thread.
 
-done() also fails the test when any Client printed a sanitizer report
-(RealtimeSanitizer "Real-time violation", AddressSanitizer, LeakSanitizer,
-UBSan "runtime error:"), even if the test never called check_clean().
+done() also fails the test when any Client or cl-probe printed a
+sanitizer report (RealtimeSanitizer "Real-time violation",
+AddressSanitizer, LeakSanitizer, UBSan "runtime error:"), even if the test
+never called check_clean().
+
+Things JACK2 shares between the servers of one user, which parallel tests
+must respect:
+  - client names: an opening client binds /dev/shm/jack_<client>_<uid>_0
+    whatever its server, so same-named clients opening at the same moment
+    in two tests can steal each other's socket. Client() and Probe give
+    every client unique_name(...) (base-PID) unless told otherwise;
+    build port names with .port("out_l");
+  - 8 server slots: JackServer.start() waits for a free one; a killed
+    jackd keeps its slot until a server of its name runs again, which
+    teardown does;
+  - metadata (pretty names): see JackServer.set_property.
+On a loaded machine the dummy driver can xrun (jackd itself wakes late);
+a frame-exact measurement goes through retry_on_xruns().
 Never call Popen.wait() without a timeout in a test: the signal handler
 must be able to reap children.
 """
@@ -123,9 +139,16 @@ def fail(msg):
 
 
 def done():
-    """Check every Client for sanitizer reports, print the summary and
-    exit: 0 when checks ran and all passed, else 1."""
+    """Stop the clients and probes still running (so that reports printed
+    at exit, such as LeakSanitizer's, are seen), check them all for
+    sanitizer reports, print the summary and exit: 0 when checks ran and
+    all passed, else 1."""
+    for job in _probe_jobs:
+        if job.proc.poll() is None:
+            job.stop()
     for c in list(_clients):
+        if c.running():
+            c.stop()
         c._join_readers(2.0)
         bad = c.violations()
         check(not bad, "%s printed no sanitizer report%s" % (

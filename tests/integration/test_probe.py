@@ -285,6 +285,13 @@ def test_sine(probe):
     gen = probe.play(["system:playback_1"], sine=1000, db=-6, name="gen")
     r = probe.run("--name", gen.name, "ports")
     h.check(r.returncode == 1, "a --name that is taken fails (exit %d)" % r.returncode)
+    h.check(probe.wait_connection(gen.port("out_1"), "system:playback_1", timeout=2),
+            "wait-connection sees play's connection")
+    h.check(probe.wait_connection("system:playback_1", gen.port("out_1"), timeout=2),
+            "wait-connection works in either order")
+    h.check(not probe.wait_connection(gen.port("out_1"), "system:playback_2",
+                                      timeout=0.3),
+            "wait-connection times out on ports that are not connected")
     gen.stop()
     cap = play_and_capture(probe, dict(to=["system:playback_1"], sine=1000, db=-6,
                                        name="gen"), ["out_1"], RATE, "cap")
