@@ -98,7 +98,10 @@ static bool follower_timeline(struct tl_timeline *tl, uint32_t rate, const jack_
 	if (!tl_valid_tempo(pos->beats_per_minute, (int)pos->beats_per_bar, (int)pos->beat_type))
 		return false;
 	double tpb = pos->ticks_per_beat > 0 ? pos->ticks_per_beat : TL_TICKS_PER_BEAT;
-	double in_bar = (pos->beat - 1) + pos->tick / tpb;
+	/* Integer ticks quantise the position (1/1920 beat is several frames):
+	 * use the master's unrounded tick when it gives one. */
+	double tick = (pos->valid & JackTickDouble) ? pos->tick_double : pos->tick;
+	double in_bar = (pos->beat - 1) + tick / tpb;
 	double beats = pos->bar_start_tick / tpb + in_bar;
 	tl_init(tl, rate, pos->beats_per_minute, (int)pos->beats_per_bar, (int)pos->beat_type);
 	tl->seg[0].frame = pos->frame;
@@ -384,10 +387,11 @@ static void on_timebase(jack_transport_state_t state, jack_nframes_t n,
 		e->pending_collapse = false;
 	}
 	tl_position(&e->tl, pos->frame, &p);
-	pos->valid = JackPositionBBT;
+	pos->valid = JackPositionBBT | JackTickDouble;
 	pos->bar = p.bar;
 	pos->beat = p.beat;
 	pos->tick = p.tick;
+	pos->tick_double = p.tick_double;
 	pos->bar_start_tick = p.bar_start_tick;
 	pos->beats_per_bar = (float)p.beats_per_bar;
 	pos->beat_type = (float)p.beat_type;

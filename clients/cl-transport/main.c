@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <libgen.h>
 #include <jack/transport.h>
 
 #include "cl_doc.h"
@@ -121,6 +122,18 @@ static const struct cl_port_spec port_specs[TP_PORT_COUNT] = {
 				JackPortIsOutput, 0 },
 };
 
+/* Remove temporaries a crash left beside the documents we write. */
+static void sweep_folder_of(const char *path)
+{
+	char *copy = strdup(path);
+	if (!copy)
+		return;
+	int n = cl_atomic_sweep(dirname(copy));
+	if (n > 0)
+		cl_info("removed %d stale temporary file%s beside %s", n, n == 1 ? "" : "s", path);
+	free(copy);
+}
+
 /* Load a state document from path into t (nothing changes on error). */
 static int load_state(struct transport *t, const char *path, bool missing_ok)
 {
@@ -146,6 +159,7 @@ static int nsm_open(void *userdata, const char *dir, const char *display_name,
 	struct transport *t = userdata;
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/state.json", dir);
+	sweep_folder_of(path);
 	if (load_state(t, path, true) != 0) {
 		snprintf(err, errlen, "cannot load %s (see the log)", path);
 		return -1;
@@ -301,11 +315,14 @@ int main(int argc, char **argv)
 		cl_error("cannot create the signal pipe: %s", strerror(errno));
 		goto out;
 	}
-	if (t.opt.state && load_state(&t, t.opt.state, false) != 0)
-		goto out;
 	if (engine_init(&t) != 0) {
 		cl_error("cannot allocate the real-time queues");
 		goto out;
+	}
+	if (t.opt.state) {
+		sweep_folder_of(t.opt.state);
+		if (load_state(&t, t.opt.state, false) != 0)
+			goto out_engine;
 	}
 	t.osc = cl_osc_new(t.opt.osc_bind, t.opt.osc_port, control_methods,
 			   control_method_count, &hooks, err, sizeof(err));

@@ -102,6 +102,7 @@ void tl_position(const struct tl_timeline *tl, int64_t frame, struct tl_position
 	out->bar = (int32_t)(s->bar + bars + 1);
 	out->beat = (int32_t)whole + 1;
 	out->tick = (int32_t)tick;
+	out->tick_double = fmax((beat - whole) * TL_TICKS_PER_BEAT, 0.0);
 	out->bar_start_tick = s->bar_start_tick +
 		(double)bars * s->beats_per_bar * TL_TICKS_PER_BEAT;
 	out->bpm = s->bpm;

@@ -53,6 +53,7 @@ struct tl_position {
 	int32_t bar;
 	int32_t beat;
 	int32_t tick;
+	double tick_double; /* ticks into the beat, unrounded (JACK's tick_double) */
 	double bar_start_tick;
 	double bpm;
 	int beats_per_bar;

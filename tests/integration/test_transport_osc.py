@@ -159,4 +159,28 @@ with h.JackServer(rate=48000, period=256) as srv:
     ok = osc.request("/cl/quit", reply="/cl/ok")
     h.check(ok is not None, "/cl/quit -> /cl/ok")
     h.check_equal(cl.wait(10), 0, "cl-transport exits 0 after /cl/quit")
+
+    # --- --state at start: stale temporaries swept, the document applied
+    with open(path, "w") as f:
+        f.write('{"schema": "cl-transport/1", "bpm": 88.5, "meter": [5, 4]}')
+    stale = os.path.join(h.tmpdir(), ".t.json.tmp-Ab12Cd")
+    with open(stale, "w") as f:
+        f.write("half a document")
+    cl = h.Client(args.client, ["--state", path], srv)
+    osc = cl.osc_client()
+    q = osc.request("/transport/bpm")
+    h.check(q is not None and q.args[0] == 88.5, "--state applied: bpm 88.5 (%r)" % (q,))
+    q = osc.request("/transport/meter")
+    h.check(q is not None and q.args == [5, 4], "--state applied: meter 5/4")
+    h.check(not os.path.exists(stale), "a stale temporary beside the state file was swept")
+    h.check_equal(cl.stop(), 0, "exits 0")
+    bad = os.path.join(h.tmpdir(), "bad.json")
+    with open(bad, "w") as f:
+        f.write('{"schema": "cl-transport/7"}')
+    r = subprocess.run([args.client, "--state", bad, "--osc-port", "0", "--name",
+                        h.unique_name("bad")], env=srv.env, capture_output=True, text=True,
+                       timeout=20)
+    h.check(r.returncode == 1 and "newer than this program" in r.stderr,
+            "a state file of an unknown schema version: exit 1 with the reason (%d, %r)"
+            % (r.returncode, r.stderr.strip().splitlines()[-1:]))
 h.done()
