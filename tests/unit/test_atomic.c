@@ -28,22 +28,13 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "cl_check.h"
 
-static int failures;
 static char err[1024];
 static char dir[] = "/tmp/test-atomic-XXXXXX";
 static char target[PATH_MAX];
 static const char old_text[] = "{\"schema\": \"old/1\"}\n";
 
-#define CHECK(cond, ...)                                                        \
-	do {                                                                    \
-		if (!(cond)) {                                                  \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);    \
-			fprintf(stderr, __VA_ARGS__);                           \
-			fputc('\n', stderr);                                    \
-			failures++;                                             \
-		}                                                               \
-	} while (0)
 
 /* The whole file as a string (static buffer), or NULL. */
 static const char *read_back(const char *path)

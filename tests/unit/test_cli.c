@@ -14,19 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#define CHECK_REPORT report
+#include "cl_check.h"
 
 static FILE *report;
-static int failures;
 
-#define CHECK(cond, ...)                                                        \
-	do {                                                                    \
-		if (!(cond)) {                                                  \
-			fprintf(report, "FAIL %s:%d: ", __FILE__, __LINE__);    \
-			fprintf(report, __VA_ARGS__);                           \
-			fputc('\n', report);                                    \
-			failures++;                                             \
-		}                                                               \
-	} while (0)
 
 enum { OPT_BPM = 1000, OPT_COLOR = 1001 };
 

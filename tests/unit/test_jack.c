@@ -31,18 +31,13 @@
 
 #include "cl_jack.h"
 #include "cl_log.h"
+#define CHECK_VERBOSE 1
+#include "cl_check.h"
 
-static int failures;
 static volatile pid_t jackd_pid;
 static char server_name[64];
 static char jackd_log[128];
 
-#define CHECK(cond, ...) do { \
-	if (cond) { printf("ok: "); printf(__VA_ARGS__); printf("\n"); } \
-	else { failures++; printf("FAIL (%s:%d): ", __FILE__, __LINE__); \
-	       printf(__VA_ARGS__); printf("\n"); } \
-	fflush(stdout); \
-} while (0)
 
 static double now_s(void)
 {

@@ -16,20 +16,12 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#define CHECK_REPORT report
+#include "cl_check.h"
 
 static FILE *report;
-static int failures;
 static int capture_fd;
 
-#define CHECK(cond, ...)                                                        \
-	do {                                                                    \
-		if (!(cond)) {                                                  \
-			fprintf(report, "FAIL %s:%d: ", __FILE__, __LINE__);    \
-			fprintf(report, __VA_ARGS__);                           \
-			fputc('\n', report);                                    \
-			failures++;                                             \
-		}                                                               \
-	} while (0)
 
 /* Everything written to fd 2 since the last reset (caller frees). */
 static char *captured(void)

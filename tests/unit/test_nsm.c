@@ -25,14 +25,10 @@
 
 #include "cl_log.h"
 #include "cl_nsm.h"
+#define CHECK_VERBOSE 1
+#include "cl_check.h"
 
-static int failures;
 
-#define CHECK(cond, ...) do { \
-	if (cond) { printf("ok: "); printf(__VA_ARGS__); printf("\n"); } \
-	else { failures++; printf("FAIL (%s:%d): ", __FILE__, __LINE__); \
-	       printf(__VA_ARGS__); printf("\n"); } \
-} while (0)
 
 #define MAX_RECORDS 64
 

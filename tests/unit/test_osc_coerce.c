@@ -8,19 +8,9 @@
 #include <string.h>
 
 #include "cl_osc.h"
+#include "cl_check.h"
 
-static int failures;
-static int checks;
 
-#define CHECK(cond, ...) do { \
-	checks++; \
-	if (!(cond)) { \
-		failures++; \
-		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-		fprintf(stderr, __VA_ARGS__); \
-		fputc('\n', stderr); \
-	} \
-} while (0)
 
 /* Room for a string argument, aligned like lo_arg (liblo hands out
  * pointers into its own data the same way). */

@@ -24,19 +24,9 @@
 
 #include "cl_osc.h"
 #include "cl_log.h"
+#include "cl_check.h"
 
-static int failures;
-static int checks;
 
-#define CHECK(cond, ...) do { \
-	checks++; \
-	if (!(cond)) { \
-		failures++; \
-		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-		fprintf(stderr, __VA_ARGS__); \
-		fputc('\n', stderr); \
-	} \
-} while (0)
 
 /* What the handlers saw. */
 struct seen {

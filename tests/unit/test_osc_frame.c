@@ -16,19 +16,9 @@
 #include <lo/lo_lowlevel.h>
 
 #include "cl_osc.h"
+#include "cl_check.h"
 
-static int failures;
-static int checks;
 
-#define CHECK(cond, ...) do { \
-	checks++; \
-	if (!(cond)) { \
-		failures++; \
-		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-		fprintf(stderr, __VA_ARGS__); \
-		fputc('\n', stderr); \
-	} \
-} while (0)
 
 /* A datagram under construction. */
 struct dgram {

@@ -9,13 +9,9 @@
 #include <stdlib.h>
 
 #include "../../clients/cl-transport/timeline.h"
+#include "cl_check.h"
 
-static int failures, checks;
 
-#define CHECK(cond, ...) do { \
-	checks++; \
-	if (!(cond)) { failures++; printf("not ok - "); printf(__VA_ARGS__); printf("\n"); } \
-} while (0)
 
 /* Exact first frame at or after num/den (positive integers). */
 static int64_t ceil_div(int64_t num, int64_t den)
