@@ -1,59 +1,28 @@
 /*
  * cl-transport lifecycle: options, state, NSM, JACK, OSC, and one poll()
- * loop over the OSC socket, the NSM socket, the JACK server-loss pipe and a
- * signal self-pipe. The signal handler only sets a flag and writes a byte.
+ * loop over the OSC socket, the NSM socket, the JACK server-loss pipe and
+ * the signal self-pipe of cl_app.
  *
  * Order of set-up: options, state document (--state, or NSM's open), OSC,
  * JACK; teardown runs in reverse. Under NSM, JACK opens only after
  * /nsm/client/open has loaded the state, as the protocol requires.
  */
-#define _GNU_SOURCE /* pipe2 */
 #include "transport.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
-#include <libgen.h>
 #include <jack/transport.h>
 
+#include "cl_app.h"
 #include "cl_doc.h"
 #include "cl_log.h"
 
 #define RECONNECT_INTERVAL_MS 500
-
-static volatile sig_atomic_t got_signal;
-static int signal_pipe[2] = { -1, -1 };
-
-static void on_signal(int sig)
-{
-	int saved = errno;
-	got_signal = sig;
-	if (signal_pipe[1] >= 0) {
-		char c = 1;
-		ssize_t r = write(signal_pipe[1], &c, 1);
-		(void)r;
-	}
-	errno = saved;
-}
-
-static int signals_init(void)
-{
-	if (pipe2(signal_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
-		return -1;
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
-}
 
 enum { OPT_BPM = 1000, OPT_METER, OPT_FOLLOW, OPT_CLICK, OPT_PLAY };
 
@@ -122,45 +91,13 @@ static const struct cl_port_spec port_specs[TP_PORT_COUNT] = {
 				JackPortIsOutput, 0 },
 };
 
-/* Remove temporaries a crash left beside the documents we write. */
-static void sweep_folder_of(const char *path)
-{
-	char *copy = strdup(path);
-	if (!copy)
-		return;
-	int n = cl_atomic_sweep(dirname(copy));
-	if (n > 0)
-		cl_info("removed %d stale temporary file%s beside %s", n, n == 1 ? "" : "s", path);
-	free(copy);
-}
-
-/* Load a state document from path into t (nothing changes on error). */
-static int load_state(struct transport *t, const char *path, bool missing_ok)
-{
-	char err[512];
-	struct stat st;
-	if (missing_ok && stat(path, &st) != 0 && errno == ENOENT)
-		return 0;
-	json_t *doc = cl_doc_load_file(path, err, sizeof(err));
-	if (!doc) {
-		cl_error("cannot load state: %s", err);
-		return -1;
-	}
-	int r = control_state_set(t, doc, err, sizeof(err));
-	json_decref(doc);
-	if (r != 0)
-		cl_error("cannot load state from %s: %s", path, err);
-	return r;
-}
-
 static int nsm_open(void *userdata, const char *dir, const char *display_name,
 		    const char *client_id, char *err, size_t errlen)
 {
 	struct transport *t = userdata;
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/state.json", dir);
-	sweep_folder_of(path);
-	if (load_state(t, path, true) != 0) {
+	cl_state_path(path, sizeof(path), dir);
+	if (cl_state_load(path, true, control_state_set, t) != 0) {
 		snprintf(err, errlen, "cannot load %s (see the log)", path);
 		return -1;
 	}
@@ -181,7 +118,7 @@ static int nsm_save(void *userdata, char *err, size_t errlen)
 		snprintf(err, errlen, "no session is open");
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/state.json", t->nsm_dir);
+	cl_state_path(path, sizeof(path), t->nsm_dir);
 	json_t *doc = control_state_get(t);
 	int r = cl_doc_save(path, doc, err, errlen);
 	json_decref(doc);
@@ -214,10 +151,10 @@ static int run(struct transport *t, struct cl_nsm_hooks *nsm_hooks)
 	bool jack_started = cl_jack_is_up(&t->jack);
 	char err[512];
 
-	while (!t->quit && !got_signal) {
+	while (!t->quit && !cl_signal_caught()) {
 		struct pollfd fds[4];
 		int nfds = 0, osc_i = -1, jack_i = -1, nsm_i = -1;
-		fds[nfds++] = (struct pollfd){ .fd = signal_pipe[0], .events = POLLIN };
+		fds[nfds++] = (struct pollfd){ .fd = cl_signals_fd(), .events = POLLIN };
 		osc_i = nfds;
 		fds[nfds++] = (struct pollfd){ .fd = cl_osc_fd(t->osc), .events = POLLIN };
 		if (cl_jack_is_up(&t->jack)) {
@@ -311,7 +248,7 @@ int main(int argc, char **argv)
 	hooks.userdata = &t;
 	nsm_hooks.userdata = &t;
 
-	if (signals_init() != 0) {
+	if (cl_signals_init() != 0) {
 		cl_error("cannot create the signal pipe: %s", strerror(errno));
 		goto out;
 	}
@@ -319,11 +256,8 @@ int main(int argc, char **argv)
 		cl_error("cannot allocate the real-time queues");
 		goto out;
 	}
-	if (t.opt.state) {
-		sweep_folder_of(t.opt.state);
-		if (load_state(&t, t.opt.state, false) != 0)
-			goto out_engine;
-	}
+	if (t.opt.state && cl_state_load(t.opt.state, false, control_state_set, &t) != 0)
+		goto out_engine;
 	t.osc = cl_osc_new(t.opt.osc_bind, t.opt.osc_port, control_methods,
 			   control_method_count, &hooks, err, sizeof(err));
 	if (!t.osc) {
@@ -349,8 +283,8 @@ int main(int argc, char **argv)
 	}
 
 	status = run(&t, &nsm_hooks) == 0 ? CL_EXIT_OK : CL_EXIT_FAILURE;
-	if (got_signal)
-		cl_info("signal %d: stopping", (int)got_signal);
+	if (cl_signal_caught())
+		cl_info("signal %d: stopping", cl_signal_caught());
 
 	cl_jack_close(&t.jack);
 out_nsm:

@@ -172,6 +172,35 @@ def failed_count():
     return _checks["failed"]
 
 
+def isolate_shm():
+    """Run the rest of this test in a private mount namespace with its own
+    /dev/shm, where JACK keeps client sockets, server slots and the
+    metadata store. JACK2 shares all three among every server of a user,
+    so port UUIDs (and thus pretty names) of parallel tests collide. Call
+    it first thing in a test that checks metadata: the test re-executes
+    itself under unshare(1) as root; elsewhere it says so and goes on
+    unisolated. Returns True when isolated."""
+    if os.environ.get("CL_TEST_PRIVATE_SHM") == "1":
+        return True
+    unshare = shutil.which("unshare")
+    if os.geteuid() != 0 or not unshare:
+        _say("# note: no private /dev/shm (needs root and unshare); JACK metadata "
+             "checks may see other tests' ports")
+        return False
+    probe = subprocess.run([unshare, "--mount", "--propagation", "private", "--", "true"],
+                           capture_output=True)
+    if probe.returncode != 0:
+        _say("# note: unshare --mount refused here; running without a private /dev/shm")
+        return False
+    env = dict(os.environ, CL_TEST_PRIVATE_SHM="1")
+    cmd = [unshare, "--mount", "--propagation", "private", "--", "sh", "-c",
+           'mount -t tmpfs -o mode=1777 tmpfs /dev/shm && exec "$0" "$@"',
+           sys.executable] + sys.argv
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(unshare, cmd, env)
+
+
 _names = {}
 
 
@@ -1246,6 +1275,21 @@ Cycle.__doc__ = "one `cycle` line of cl-probe record --transport"
 TRANSPORT_STOPPED, TRANSPORT_ROLLING, TRANSPORT_LOOPING, TRANSPORT_STARTING = 0, 1, 2, 3
 
 
+def cc(channel, controller, value):
+    """The 3 bytes of a MIDI control change: channel 1..16, controller and
+    value 0..127. cc(1, 7, 100) == b"\\xb0\\x07\\x64"."""
+    if not (1 <= channel <= 16 and 0 <= controller <= 127 and 0 <= value <= 127):
+        raise ValueError("cc(%r, %r, %r): channel 1..16, controller and value "
+                         "0..127" % (channel, controller, value))
+    return bytes((0xB0 | (channel - 1), controller, value))
+
+
+def _midi_arg(message):
+    """One `cl-probe send-midi` MSG ("b0,07,64") from bytes or a list of
+    ints; cl-probe itself checks that it is a valid message."""
+    return ",".join("%02x" % b for b in bytes(message))
+
+
 class Recording:
     """A parsed `cl-probe record` file: events (MidiEvent list), cycles
     (Cycle list), overruns, truncated, xruns (JACK xruns while recording:
@@ -1308,10 +1352,11 @@ class Capture:
 class ProbeJob:
     """A cl-probe running in the background. .name (its JACK client
     name), .lines (stdout+stderr), .start_frame (from its "playing/
-    capturing/recording from cycle frame_time F" line), .proc."""
+    capturing/recording from cycle frame_time F" or "sent N messages from
+    cycle frame_time F" line), .proc."""
 
-    READY = re.compile(r"^(playing|capturing|recording) from cycle frame_time (\d+)"
-                       r"|^(timebase master)")
+    READY = re.compile(r"^(playing|capturing|recording|sent \d+ messages) from cycle "
+                       r"frame_time (\d+)|^(timebase master)")
 
     def __init__(self, probe, args, name, ready=True, timeout=15.0):
         self.probe = probe
@@ -1440,7 +1485,8 @@ class Probe:
     """cl-probe subcommands against one server. Probe(server, path=None)
     (path defaults to harness.ARGS.probe). Background jobs run under
     unique_name(name or "probe") (so "gen" becomes "gen-PID"): build port
-    names with job.port("out_1") (ports: out_i, in_i, midi_in_i)."""
+    names with job.port("out_1") (ports: out_i, in_i, midi_in_i,
+    midi_out)."""
 
     def __init__(self, server, path=None):
         self.server = server
@@ -1614,3 +1660,43 @@ class Probe:
         for m in midi:
             args += ["--midi", m]
         return RecordJob(self, args, name, path, ready, timeout)
+
+    @staticmethod
+    def _send_midi_args(to, messages, gap, at, hold):
+        if isinstance(to, str):
+            to = [to]
+        args = ["send-midi"]
+        for t in to:
+            args += ["--to", t]
+        if gap:
+            args += ["--gap", str(int(gap))]
+        if at:
+            args += ["--at", str(int(at))]
+        if hold:
+            args += ["--hold"]
+        return args + [_midi_arg(m) for m in messages]
+
+    def send_midi(self, to, messages, gap=0, name=None, timeout=15.0, at=0):
+        """Run `cl-probe send-midi` to completion: its midi_out, connected
+        to every port of `to` (a list), writes `messages` (bytes or lists
+        of ints, 1..3 bytes each, e.g. cc(1, 7, 100)), message i at frame
+        F + at + i * gap. Returns F (int): the frame time of the first full
+        cycle after the connections. Raises RuntimeError when the probe
+        fails (bad message: its reason; exit status and output)."""
+        args = self._send_midi_args(to, messages, gap, at, False)
+        r = self.run("--name", self._name(name or "send"), *args, timeout=timeout)
+        m = re.search(r"^sent \d+ messages from cycle frame_time (\d+)$",
+                      r.stdout, re.M)
+        if r.returncode != 0 or not m:
+            raise RuntimeError("cl-probe send-midi failed (status %s):\n%s%s" % (
+                r.returncode, r.stdout, r.stderr))
+        return int(m.group(1))
+
+    def send_midi_start(self, to, messages, gap=0, at=0, hold=True, name=None,
+                        timeout=15.0):
+        """Start `cl-probe send-midi` (with --hold unless hold=False) in
+        the background; returns its ProbeJob once every message is written
+        (.start_frame = F as in send_midi). With hold its midi_out stays
+        connected, sending nothing more, until stop()."""
+        args = self._send_midi_args(to, messages, gap, at, hold)
+        return ProbeJob(self, args, self._name(name or "send"), True, timeout)

@@ -12,6 +12,9 @@ The instrument is checked before anything is measured with it:
   - record: MIDI events of jackd2's jack_midiseq at their exact frames,
     an empty MIDI port, one cycle line per period with the stopped and
     the rolling transport (cl-probe timebase as master: exact BBT);
+  - send-midi -> record: control changes 1000 frames apart (so in
+    different cycles) into two ports, at the exact frames the sender
+    announced; --hold with --at; the usage errors of bad messages;
   - server teardown: stop, restart under the same name, kill -9 and
     leftover files, and a test process killed by SIGTERM or dying of an
     exception takes its jackd with it.
@@ -520,6 +523,107 @@ def test_metadata(srv, probe, seq_out):
 
 
 # ---------------------------------------------------------------------------
+# send-midi
+
+
+SEND_USAGE_ERRORS = [
+    (["b0,zz,64"], "is not a hex byte", "a byte that is not hex"),
+    (["b0,80,64"], "data byte 80", "a data byte 0x80"),
+    (["b0,07,64,01"], "has 4 bytes", "a message of 4 bytes"),
+    (["07,64"], "not a status byte", "a first byte below 0x80"),
+    (["b0,,64"], "is not a hex byte", "an empty byte"),
+    (["b0,107"], "is not a hex byte", "a byte of 3 digits"),
+    ([], "expected 1 to", "no message"),
+]
+
+
+def test_send_midi_usage(probe):
+    h.check_equal(h.cc(1, 7, 100), b"\xb0\x07\x64", "cc(1, 7, 100)")
+    h.check_equal(h.cc(16, 0, 127), b"\xbf\x00\x7f", "cc(16, 0, 127)")
+    for bad in ((0, 7, 100), (17, 7, 100), (1, 128, 0), (1, 0, -1)):
+        try:
+            h.cc(*bad)
+            h.check(False, "cc%r raises ValueError" % (bad,))
+        except ValueError:
+            h.check(True, "cc%r raises ValueError" % (bad,))
+    # messages are checked before the probe looks for a server or a port
+    for msgs, says, what in SEND_USAGE_ERRORS:
+        r = probe.run("send-midi", "--to", "nobody:midi_in", *msgs)
+        h.check(r.returncode == 2 and says in r.stderr,
+                "send-midi rejects %s: exit 2 saying '%s' (exit %d, %r)"
+                % (what, says, r.returncode, r.stderr.strip()))
+    r = probe.run("send-midi", "b0,07,64")
+    h.check(r.returncode == 2 and "--to PORT" in r.stderr,
+            "send-midi without --to: exit 2 (exit %d)" % r.returncode)
+    r = probe.run("send-midi", "--help")
+    h.check(r.returncode == 0 and "b0,07,64" in r.stdout, "send-midi --help")
+
+
+def test_send_midi(srv, probe):
+    # the recorder's inputs need a source to exist: a jack_midiseq whose
+    # only note starts past its loop, so it never sends anything
+    midiseq = h._which_or_fail("jack_midiseq")
+    silent_name = h.unique_name("silent")
+    silent = h.Client(midiseq, [silent_name, "48000", "48001", "60", "10"], srv,
+                      osc=False, name="silent")
+    src = silent_name + ":out"
+    h.check(probe.wait_port(src), "silent jack_midiseq port is up")
+    ccs = [h.cc(1, 7, 100), h.cc(2, 10, 64), h.cc(16, 1, 0)]
+    notes = [[0x90, 0x3C, 0x40], [0x80, 0x3C, 0x00]]
+    gap, at = 1000, 300  # 1000 > PERIOD: each CC lands in its own cycle
+
+    def measure():
+        job = probe.record(midi=[src, src], name="rec-send")
+        ins = [job.port("midi_in_1"), job.port("midi_in_2")]
+        rec_frames = probe.send_midi(ins, ccs, gap=gap, name="send")
+        held = probe.send_midi_start([ins[0]], notes, at=at, name="held")
+        time.sleep(0.1)  # ~19 cycles: an output buffer never cleared would repeat
+        alive = held.proc.poll() is None
+        held_rc = held.stop()
+        time.sleep(0.02)
+        rec = job.stop()
+        rec.cc_frame, rec.held_frame = rec_frames, held.start_frame
+        rec.held_alive, rec.held_rc = alive, held_rc
+        return rec
+
+    rec = h.retry_on_xruns(measure)
+    silent.stop()
+    h.check(rec.complete and rec.overruns == 0 and rec.xruns == 0,
+            "send-midi recording complete without xruns (%s, %s)"
+            % (rec.overruns, rec.xruns))
+    h.check(isinstance(rec.cc_frame, int) and isinstance(rec.held_frame, int),
+            "send_midi and send_midi_start give the frame time of their first "
+            "cycle (%r, %r)" % (rec.cc_frame, rec.held_frame))
+    h.check(rec.held_alive, "send-midi --hold stays connected after sending")
+    h.check_equal(rec.held_rc, 0, "send-midi --hold exits 0 on SIGTERM")
+
+    def frames_of(port, data):
+        return [e.frame for e in rec.events if e.port == port and e.data == data]
+
+    for port in (0, 1):
+        got = [frames_of(port, c) for c in ccs]
+        h.check(all(len(f) == 1 for f in got),
+                "port %d: each CC recorded once (%s)" % (port + 1, got))
+        if not all(len(f) == 1 for f in got):
+            continue
+        got = [f[0] for f in got]
+        h.check_equal([b - a for a, b in zip(got, got[1:])], [gap, gap],
+                      "port %d: CCs exactly %d frames apart" % (port + 1, gap))
+        h.check_equal([f & 0xFFFFFFFF for f in got],
+                      [(rec.cc_frame + i * gap) & 0xFFFFFFFF for i in range(3)],
+                      "port %d: CC i at frame F + i * gap, F as announced"
+                      % (port + 1))
+    # the whole recording, in order: nothing more, nothing repeated
+    want = [(p, (rec.cc_frame + i * gap) & 0xFFFFFFFF, c)
+            for p in (0, 1) for i, c in enumerate(ccs)]
+    want[3:3] = [(0, (rec.held_frame + at) & 0xFFFFFFFF, bytes(n)) for n in notes]
+    got = [(e.port, e.frame & 0xFFFFFFFF, e.data)
+           for e in sorted(rec.events, key=lambda e: (e.port, e.frame))]
+    h.check_equal(got, want, "recording holds exactly the sent messages: "
+                  "the held note on and off both at F + --at, in order")
+
+
+# ---------------------------------------------------------------------------
 # teardown
 
 
@@ -616,6 +720,8 @@ def main():
         seq, quiet, seq_out = test_record_stopped(srv, probe)
         test_record_rolling(srv, probe, seq_out)
         test_metadata(srv, probe, seq_out)
+        test_send_midi_usage(probe)
+        test_send_midi(srv, probe)
         seq.stop()
         quiet.stop()
         test_teardown(srv, probe)

@@ -6,7 +6,8 @@
  * or impulses into ports; `capture` writes exactly N frames of ports to a
  * WAV file; `record` writes every MIDI event of some ports with its exact
  * frame time and the transport position of its cycle (and, if asked, one
- * line per cycle describing the transport); `timebase` is a JACK timebase
+ * line per cycle describing the transport); `send-midi` writes a few MIDI
+ * messages into ports at exact frames; `timebase` is a JACK timebase
  * master whose BBT is computed exactly from the frame; `transport` shows
  * and moves the transport; `ports`, `wait-port` and `wait-connection`
  * look at the graph.
@@ -63,6 +64,10 @@
 #define PROBE_DEFAULT_TIMEOUT 10.0           /* seconds to wait for ports */
 #define RECORD_RING_BYTES (4u * 1024 * 1024) /* ~37000 records */
 #define RECORD_MIDI_MAX 32                   /* bytes kept per MIDI event */
+/* send-midi: 1024 three-byte events fill ~12 KB of a JACK2 MIDI buffer
+ * (32 KB), so even a --gap 0 burst fits one cycle */
+#define SEND_MAX_MESSAGES 1024
+#define SEND_MAX_BYTES 3                     /* one channel message */
 
 /* The only global: set by SIGTERM/SIGINT, read by the main loops. */
 static volatile sig_atomic_t stop_requested;
@@ -129,6 +134,30 @@ struct record_state {
 	atomic_uint_fast64_t truncated;
 };
 
+/* One prepared MIDI message of `send-midi`. */
+struct send_message {
+	uint64_t when;             /* frames after the first working cycle's start */
+	uint8_t size;
+	uint8_t data[SEND_MAX_BYTES];
+};
+
+/* `send-midi`: the messages are parsed into this fixed array before
+ * activation; the callback only copies them into the port buffer. */
+struct send_state {
+	struct send_message msgs[SEND_MAX_MESSAGES];
+	int count;
+	uint64_t at;               /* --at: frames before the first message */
+	uint64_t gap;              /* --gap: frames between messages */
+	bool hold;                 /* --hold: stay connected until SIGTERM */
+	/* callback-only */
+	int next;                  /* first message not yet written */
+	bool started;
+	uint64_t elapsed;          /* frames from the first working cycle to this one */
+	jack_nframes_t last32;
+	atomic_uint late;          /* messages whose cycle was lost to an xrun */
+	atomic_uint dropped;       /* messages the port buffer refused */
+};
+
 /* `timebase`: read by the timebase callback, set before activation. */
 struct timebase_state {
 	double bpm;
@@ -178,6 +207,7 @@ struct probe {
 	struct play_state play;
 	struct capture_state cap;
 	struct record_state rec;
+	struct send_state send;
 	struct timebase_state tb;
 	struct transport_action tr;
 };
@@ -940,6 +970,191 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* send-midi                                                           */
+
+/* Write the messages whose frames fall in this cycle at their offsets; a
+ * message whose cycle an xrun skipped goes at offset 0, counted late. The
+ * messages are sorted by frame, so the offsets never decrease, as JACK
+ * requires. RT */
+static void send_cycle(struct probe *p, jack_nframes_t nframes)
+{
+	struct send_state *s = &p->send;
+	void *buf = jack_port_get_buffer(p->ports[0], nframes);
+
+	/* an output buffer keeps the last cycle's events until cleared, so
+	 * every cycle clears it, before, while and after sending */
+	jack_midi_clear_buffer(buf);
+	if (!phase_step(p))
+		return;
+
+	jack_nframes_t now32 = jack_last_frame_time(p->client);
+	if (!s->started) {
+		s->started = true;
+		s->elapsed = 0;
+	} else {
+		/* unsigned difference: frame time wraps after 2^32 frames */
+		s->elapsed += (jack_nframes_t)(now32 - s->last32);
+	}
+	s->last32 = now32;
+
+	const uint64_t end = s->elapsed + nframes;
+	while (s->next < s->count && s->msgs[s->next].when < end) {
+		const struct send_message *m = &s->msgs[s->next++];
+		jack_nframes_t offset = 0;
+		if (m->when >= s->elapsed)
+			offset = (jack_nframes_t)(m->when - s->elapsed);
+		else
+			atomic_fetch_add_explicit(&s->late, 1, memory_order_relaxed);
+		if (jack_midi_event_write(buf, offset, m->data, m->size))
+			atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+	}
+	if (s->next >= s->count)
+		atomic_store(&p->phase, RUN_DONE);
+}
+
+/* JACK process callback of `send-midi`. RT */
+static int send_process(jack_nframes_t nframes, void *arg)
+{
+	struct probe *p = arg;
+	cl_rt_enter();
+	atomic_fetch_add_explicit(&p->cycles, 1, memory_order_relaxed);
+	send_cycle(p, nframes);
+	cl_rt_leave();
+	return 0;
+}
+
+/* Value of one hex digit, or -1. */
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Parse one MSG ("b0,07,64": 1..3 hex bytes joined by commas, a status
+ * byte first, data bytes below 0x80) into m. 0, or print why and -1. */
+static int send_parse_message(const char *text, struct send_message *m)
+{
+	size_t nbytes = 1;
+	for (const char *c = text; *c; c++)
+		nbytes += *c == ',';
+	if (nbytes > SEND_MAX_BYTES) {
+		fprintf(stderr, "cl-probe send-midi: message '%s' has %zu bytes "
+			"(1..%d per message)\n", text, nbytes, SEND_MAX_BYTES);
+		return -1;
+	}
+	m->size = 0;
+	const char *tok = text;
+	for (;;) {
+		size_t len = strcspn(tok, ",");
+		int hi = len >= 1 ? hex_digit(tok[0]) : -1;
+		int lo = len == 2 ? hex_digit(tok[1]) : 0;
+		if (len < 1 || len > 2 || hi < 0 || lo < 0) {
+			fprintf(stderr, "cl-probe send-midi: message '%s': '%.*s' is not "
+				"a hex byte (00..ff)\n", text, (int)len, tok);
+			return -1;
+		}
+		unsigned v = len == 2 ? (unsigned)(hi * 16 + lo) : (unsigned)hi;
+		if (m->size == 0 && v < 0x80) {
+			fprintf(stderr, "cl-probe send-midi: message '%s': first byte %02x "
+				"is not a status byte (80..ff)\n", text, v);
+			return -1;
+		}
+		if (m->size > 0 && v >= 0x80) {
+			fprintf(stderr, "cl-probe send-midi: message '%s': data byte %02x "
+				"is not below 80\n", text, v);
+			return -1;
+		}
+		m->data[m->size++] = (uint8_t)v;
+		if (tok[len] == '\0')
+			return 0;
+		tok += len + 1;
+	}
+}
+
+/* Parse every MSG argument and give message i its frame, --at + i *
+ * --gap (no overflow: both are below 2^32). 0, or print why and -1. */
+static int send_prepare(struct send_state *s, int n, char **texts)
+{
+	for (int i = 0; i < n && i < SEND_MAX_MESSAGES; i++) {
+		if (send_parse_message(texts[i], &s->msgs[i]))
+			return -1;
+		s->msgs[i].when = s->at + (uint64_t)i * s->gap;
+	}
+	s->count = n < SEND_MAX_MESSAGES ? n : SEND_MAX_MESSAGES;
+	return 0;
+}
+
+/* Run `send-midi` after options and messages are parsed. Exit code. */
+static int send_run(struct probe *p)
+{
+	struct send_state *s = &p->send;
+	int rc = CL_EXIT_FAILURE;
+
+	if (probe_open(p))
+		return CL_EXIT_FAILURE;
+	/* parsing touched every message the callback reads; keep them in RAM */
+	(void)mlock(s->msgs, sizeof s->msgs);
+	jack_port_t *out = jack_port_register(p->client, "midi_out",
+					      JACK_DEFAULT_MIDI_TYPE, JackPortIsOutput, 0);
+	if (!out) {
+		fprintf(stderr, "cl-probe: cannot register port midi_out\n");
+		goto out;
+	}
+	/* one port feeds every target; ports_connect_all pairs ports[i] with
+	 * targets[i], and the callback only uses ports[0] */
+	for (int i = 0; i < p->ntargets; i++)
+		p->ports[i] = out;
+	p->nports = p->ntargets;
+	jack_set_process_callback(p->client, send_process, p);
+	if (jack_activate(p->client)) {
+		fprintf(stderr, "cl-probe: cannot activate\n");
+		goto out;
+	}
+	if (ports_connect_all(p, true))
+		goto out;
+	atomic_store(&p->armed, 1);
+	if (!phase_wait(p, RUN_DONE))
+		goto interrupted;
+	cycles_settle(p); /* the receivers read our last buffer after us */
+	if (atomic_load(&p->server_gone))
+		goto interrupted;
+
+	unsigned late = atomic_load(&s->late);
+	unsigned dropped = atomic_load(&s->dropped);
+	if (late)
+		fprintf(stderr, "cl-probe: %u message(s) late: an xrun skipped their "
+			"cycle, so they went at the start of the next one\n", late);
+	if (dropped) {
+		fprintf(stderr, "cl-probe: %u message(s) did not fit the MIDI port "
+			"buffer and were not sent\n", dropped);
+		goto out;
+	}
+	printf("sent %d messages from cycle frame_time %u\n", s->count,
+	       atomic_load(&p->start_frame));
+	fflush(stdout);
+	while (s->hold && !stop_requested && !atomic_load(&p->server_gone))
+		poll_sleep();
+	if (atomic_load(&p->server_gone)) {
+		fprintf(stderr, "cl-probe: JACK server went away\n");
+		goto out;
+	}
+	rc = CL_EXIT_OK;
+	goto out;
+interrupted:
+	fprintf(stderr, "cl-probe: send-midi %s before %d messages were sent\n",
+		atomic_load(&p->server_gone) ? "lost the server" : "interrupted",
+		s->count);
+out:
+	probe_close(p);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
 /* transport, ports, wait-port, wait-connection                        */
 
 /* Name of a transport state. */
@@ -1180,6 +1395,7 @@ static const char main_help[] =
 	"  play       play a sine, a WAV file or impulses into ports\n"
 	"  capture    capture exactly N frames of ports to a WAV file\n"
 	"  record     record MIDI events and transport cycles with frame times\n"
+	"  send-midi  write MIDI messages into ports at exact frames\n"
 	"  transport  print (and start, stop, locate) the JACK transport\n"
 	"  timebase   be the timebase master: exact BBT from the frame\n"
 	"  ports      list ports with pretty names and latency ranges\n"
@@ -1231,6 +1447,23 @@ static const char record_help[] =
 	"  xruns N        (JACK xruns while recording: cycles may be missing)\n"
 	"  overruns N     (records lost; anything but 0 is a failed recording)\n";
 
+static const char send_midi_help[] =
+	"Usage: cl-probe send-midi --to PORT [--to PORT ...] [--at N] [--gap N] [--hold]\n"
+	"                          MSG [MSG ...]\n"
+	"Register midi_out, connect it to every PORT and, from the first full cycle\n"
+	"after the connections, write message i (from 0) at the frame --at + i * --gap\n"
+	"counted from that cycle's start: a message lands in the cycle that holds its\n"
+	"frame, at its offset; messages may share a frame (they keep their order).\n"
+	"MSG is 1 to 3 hex bytes joined by commas: a status byte (80..ff), then data\n"
+	"bytes (00..7f). b0,07,64 is CC 7 = 100 on channel 1; 90,3c,40 a note on;\n"
+	"f8 a clock tick. At most 1024 messages.\n"
+	"Prints 'sent N messages from cycle frame_time F' once all are written (F is\n"
+	"the frame time of that first cycle, so message i is at F + at + i * gap),\n"
+	"then exits, or with --hold stays connected until SIGTERM/SIGINT.\n"
+	"  --at N        frames from the first cycle's start to message 0 (default 0)\n"
+	"  --gap N       frames between successive messages (default 0)\n"
+	"  --hold        stay connected after sending, until SIGTERM/SIGINT\n";
+
 static const char transport_help[] =
 	"Usage: cl-probe transport [--locate FRAME] [--start | --stop] [--watch S]\n"
 	"Ask JACK to locate, start or stop the transport (in that order; the\n"
@@ -1263,7 +1496,7 @@ enum {
 	OPT_IMPULSE, OPT_INTERVAL, OPT_FRAMES, OPT_SECONDS, OPT_LOOP, OPT_TO,
 	OPT_FROM, OPT_FLOAT, OPT_PCM24, OPT_MIDI, OPT_TRANSPORT, OPT_UNTIL,
 	OPT_WATCH, OPT_VERSION, OPT_START, OPT_STOP, OPT_LOCATE, OPT_BPM,
-	OPT_METER, OPT_TICKS,
+	OPT_METER, OPT_TICKS, OPT_AT, OPT_GAP, OPT_HOLD,
 };
 
 static const struct option all_options[] = {
@@ -1294,6 +1527,9 @@ static const struct option all_options[] = {
 	{ "bpm", required_argument, NULL, OPT_BPM },
 	{ "meter", required_argument, NULL, OPT_METER },
 	{ "ticks", required_argument, NULL, OPT_TICKS },
+	{ "at", required_argument, NULL, OPT_AT },
+	{ "gap", required_argument, NULL, OPT_GAP },
+	{ "hold", no_argument, NULL, OPT_HOLD },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -1311,6 +1547,7 @@ static const int capture_opts[] = { OPT_FROM, OPT_FRAMES, OPT_SECONDS, 'o',
 	OPT_FLOAT, OPT_PCM24, 0 };
 static const int record_opts[] = { OPT_MIDI, OPT_TRANSPORT, OPT_FRAMES,
 	OPT_SECONDS, OPT_UNTIL, 'o', 0 };
+static const int send_midi_opts[] = { OPT_TO, OPT_AT, OPT_GAP, OPT_HOLD, 0 };
 static const int transport_opts[] = { OPT_WATCH, OPT_START, OPT_STOP,
 	OPT_LOCATE, 0 };
 static const int timebase_opts[] = { OPT_BPM, OPT_METER, OPT_TICKS, 0 };
@@ -1320,6 +1557,7 @@ static const struct command commands[] = {
 	{ "play", play_help, play_opts, 0, 0 },
 	{ "capture", capture_help, capture_opts, 0, 0 },
 	{ "record", record_help, record_opts, 0, 0 },
+	{ "send-midi", send_midi_help, send_midi_opts, 1, SEND_MAX_MESSAGES },
 	{ "transport", transport_help, transport_opts, 0, 0 },
 	{ "timebase", timebase_help, timebase_opts, 0, 0 },
 	{ "ports", ports_help, no_opts, 0, 0 },
@@ -1477,6 +1715,13 @@ static int command_parse(struct probe *p, const struct command *cmd,
 		case OPT_TICKS:
 			bad = parse_double("--ticks", optarg, 1, 1e6, &p->tb.ticks_per_beat);
 			break;
+		case OPT_AT:
+			bad = parse_u64("--at", optarg, 0, UINT32_MAX, &p->send.at);
+			break;
+		case OPT_GAP:
+			bad = parse_u64("--gap", optarg, 0, UINT32_MAX, &p->send.gap);
+			break;
+		case OPT_HOLD: p->send.hold = true; break;
 		default:
 			return CL_EXIT_USAGE;
 		}
@@ -1485,8 +1730,12 @@ static int command_parse(struct probe *p, const struct command *cmd,
 	}
 	int nargs = argc - optind;
 	if (nargs < cmd->min_args || nargs > cmd->max_args) {
-		fprintf(stderr, "cl-probe %s: expected %d argument(s); see --help\n",
-			cmd->name, cmd->min_args);
+		if (cmd->min_args == cmd->max_args)
+			fprintf(stderr, "cl-probe %s: expected %d argument(s); see --help\n",
+				cmd->name, cmd->min_args);
+		else
+			fprintf(stderr, "cl-probe %s: expected %d to %d arguments; see --help\n",
+				cmd->name, cmd->min_args, cmd->max_args);
 		return CL_EXIT_USAGE;
 	}
 	*first_arg = optind;
@@ -1515,6 +1764,11 @@ static int command_parse(struct probe *p, const struct command *cmd,
 			missing = "--frames N, --seconds S or --until-signal";
 		else if (!out_set)
 			missing = "-o OUT.txt";
+	} else if (!strcmp(cmd->name, "send-midi")) {
+		if (p->ntargets == 0)
+			missing = "--to PORT";
+		else if (send_prepare(&p->send, nargs, argv + optind))
+			return CL_EXIT_USAGE;
 	}
 	if (missing) {
 		fprintf(stderr, "cl-probe %s: needs %s; see --help\n", cmd->name, missing);
@@ -1592,6 +1846,8 @@ int main(int argc, char **argv)
 		return capture_run(p);
 	if (!strcmp(cmd->name, "record"))
 		return record_run(p);
+	if (!strcmp(cmd->name, "send-midi"))
+		return send_run(p);
 	if (!strcmp(cmd->name, "transport"))
 		return transport_run(p);
 	if (!strcmp(cmd->name, "timebase"))

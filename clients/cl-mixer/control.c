@@ -1,0 +1,1188 @@
+/*
+ * The control surface of cl-mixer: OSC methods, feedback, meters, MIDI
+ * learn with soft takeover, scenes, and the state document.
+ *
+ * Every change goes through set_param(): it updates the control thread's
+ * copy, queues the command for the audio thread, and tells subscribers with
+ * the message that would set it. A whole document (state, scene) is parsed
+ * and checked into a struct first and applied only when all of it is
+ * valid and the command queue has room for all of it, so nothing is ever
+ * applied half-way.
+ */
+#include "mixer.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cl_doc.h"
+#include "cl_log.h"
+
+#define VOLUME_MIN_DB -144.0   /* below this a fader is at -inf */
+#define SCENE_MAX_FADE_S 600.0
+
+static const char *const param_names[MX_P_COUNT] = {
+	[MX_P_GAIN] = "gain", [MX_P_VOLUME] = "volume", [MX_P_PAN] = "pan",
+	[MX_P_MUTE] = "mute", [MX_P_SOLO] = "solo", [MX_P_PHASE] = "phase",
+	[MX_P_SEND] = "send", [MX_P_SEND_PRE] = "send_pre",
+};
+
+/* A whole mixer state, parsed and checked, ready to apply. */
+struct mx_doc {
+	int strips;   /* strips the document sets (the rest stay as they are) */
+	struct mixer_strip_params p[MIXER_MAX_STRIPS];
+	char names[MIXER_MAX_STRIPS][MX_NAME_MAX];
+	float master_db;
+	bool master_mute;
+	bool has_midi;
+	struct mx_binding bindings[MX_MAX_BINDINGS];
+	int nbindings;
+};
+
+void control_init(struct mx *m)
+{
+	for (int s = 0; s < MIXER_MAX_STRIPS; s++) {
+		struct mixer_strip_params *p = &m->p[s];
+		*p = (struct mixer_strip_params){ 0 };
+		for (int k = 0; k < MIXER_MAX_AUX; k++)
+			p->send_db[k] = -INFINITY;
+		snprintf(m->names[s], MX_NAME_MAX, "Ch %d", s + 1);
+		m->loudness[s] = -INFINITY;
+	}
+	for (size_t i = 0; i < sizeof(m->meters) / sizeof(m->meters[0]); i++)
+		m->meters[i] = (struct mx_meter_view){ -INFINITY, -INFINITY, -INFINITY, { 0, 0 } };
+}
+
+/* ---- values ---------------------------------------------------------- */
+
+static float param_value(const struct mx *m, int strip, enum mx_param p, int aux)
+{
+	if (strip == MX_MASTER)
+		return p == MX_P_VOLUME ? m->master_db : m->master_mute;
+	const struct mixer_strip_params *s = &m->p[strip];
+	switch (p) {
+	case MX_P_GAIN: return s->gain_db;
+	case MX_P_VOLUME: return s->volume_db;
+	case MX_P_PAN: return s->pan;
+	case MX_P_MUTE: return s->mute;
+	case MX_P_SOLO: return s->solo;
+	case MX_P_PHASE: return s->phase;
+	case MX_P_SEND: return s->send_db[aux];
+	case MX_P_SEND_PRE: return s->send_pre[aux];
+	default: return 0;
+	}
+}
+
+static void store_value(struct mx *m, int strip, enum mx_param p, int aux, float v)
+{
+	if (strip == MX_MASTER) {
+		if (p == MX_P_VOLUME)
+			m->master_db = v;
+		else
+			m->master_mute = v != 0;
+		return;
+	}
+	struct mixer_strip_params *s = &m->p[strip];
+	switch (p) {
+	case MX_P_GAIN: s->gain_db = v; break;
+	case MX_P_VOLUME: s->volume_db = v; break;
+	case MX_P_PAN: s->pan = v; break;
+	case MX_P_MUTE: s->mute = v != 0; break;
+	case MX_P_SOLO: s->solo = v != 0; break;
+	case MX_P_PHASE: s->phase = v != 0; break;
+	case MX_P_SEND: s->send_db[aux] = v; break;
+	case MX_P_SEND_PRE: s->send_pre[aux] = v != 0; break;
+	default: break;
+	}
+}
+
+static bool is_toggle(enum mx_param p)
+{
+	return p == MX_P_MUTE || p == MX_P_SOLO || p == MX_P_PHASE || p == MX_P_SEND_PRE;
+}
+
+static bool is_fader(enum mx_param p)
+{
+	return p == MX_P_VOLUME || p == MX_P_SEND;
+}
+
+/* 0..1 position of a continuous parameter (for CC and TouchOSC). */
+static float param_norm(enum mx_param p, float v)
+{
+	if (is_fader(p))
+		return mixer_fader_norm(v);
+	if (p == MX_P_GAIN)
+		return (v - (float)MIXER_GAIN_MIN_DB) / (float)(MIXER_GAIN_MAX_DB - MIXER_GAIN_MIN_DB);
+	if (p == MX_P_PAN)
+		return (v + 1.0f) / 2.0f;
+	return v != 0 ? 1.0f : 0.0f;
+}
+
+static float param_from_norm(enum mx_param p, float x)
+{
+	if (is_fader(p))
+		return mixer_fader_db(x);
+	if (p == MX_P_GAIN)
+		return (float)MIXER_GAIN_MIN_DB + x * (float)(MIXER_GAIN_MAX_DB - MIXER_GAIN_MIN_DB);
+	if (p == MX_P_PAN)
+		return x * 2.0f - 1.0f;
+	return x >= 0.5f ? 1.0f : 0.0f;
+}
+
+/* OSC path of a parameter: /mixer/3/volume, /mixer/3/send/2/pre, ... */
+static void param_path(char *buf, size_t len, int strip, enum mx_param p, int aux, bool norm)
+{
+	char who[16];
+	if (strip == MX_MASTER)
+		snprintf(who, sizeof(who), "master");
+	else
+		snprintf(who, sizeof(who), "%d", strip + 1);
+	if (p == MX_P_SEND || p == MX_P_SEND_PRE)
+		snprintf(buf, len, "/mixer/%s/send/%d%s", who, aux + 1,
+			 p == MX_P_SEND_PRE ? "/pre" : norm ? "/norm" : "");
+	else
+		snprintf(buf, len, "/mixer/%s/%s%s", who, param_names[p], norm ? "/norm" : "");
+}
+
+/* The message that would set the parameter to its current value. */
+static lo_message param_message(const struct mx *m, int strip, enum mx_param p, int aux)
+{
+	lo_message msg = lo_message_new();
+	float v = param_value(m, strip, p, aux);
+	if (is_toggle(p) || (strip == MX_MASTER && p == MX_P_MUTE))
+		lo_message_add_int32(msg, v != 0);
+	else if (isinf(v))
+		lo_message_add_string(msg, "-inf");
+	else
+		lo_message_add_float(msg, v);
+	return msg;
+}
+
+static void feedback(struct mx *m, int strip, enum mx_param p, int aux)
+{
+	char path[64];
+	if (!m->osc)
+		return;
+	lo_message msg = param_message(m, strip, p, aux);
+	param_path(path, sizeof(path), strip, p, aux, false);
+	cl_osc_broadcast_msg(m->osc, path, msg);
+	lo_message_free(msg);
+	if (is_fader(p)) {
+		param_path(path, sizeof(path), strip, p, aux, true);
+		cl_osc_broadcast(m->osc, path, "f", mixer_fader_norm(param_value(m, strip, p, aux)));
+	}
+}
+
+/* Room for `count` commands towards the audio thread? */
+static bool queue_has_room(struct mx *m, size_t count)
+{
+	return jack_ringbuffer_write_space(m->to_rt.rb) >= count * sizeof(struct cl_cmd);
+}
+
+static void mark_dirty(struct mx *m)
+{
+	if (m->nsm)
+		cl_nsm_set_dirty(m->nsm, true);
+}
+
+/* Change one parameter everywhere. 0, or -1 when the queue is full. */
+static int set_param(struct mx *m, int strip, enum mx_param p, int aux, float v)
+{
+	if (param_value(m, strip, p, aux) == v && !isnan(v))
+		return 0;
+	struct cl_cmd c = { .kind = MX_CMD_SET, .index = (uint32_t)strip, .a = p, .b = v,
+			    .frame = aux };
+	if (!engine_send(m, &c))
+		return -1;
+	store_value(m, strip, p, aux, v);
+	/* A controller bound to this parameter must meet it again first. */
+	for (int i = 0; i < m->nbindings; i++) {
+		struct mx_binding *b = &m->bindings[i];
+		if (b->strip == strip && b->param == p && b->aux == aux) {
+			b->picked_up = false;
+			b->last_value = -1;
+		}
+	}
+	feedback(m, strip, p, aux);
+	mark_dirty(m);
+	return 0;
+}
+
+/* ---- OSC argument helpers ------------------------------------------ */
+
+/* The strip named by path segment `seg` (0-based: "/mixer/3/volume" has the strip in segment 1). */
+static int path_strip(struct cl_osc_request *req, int seg, int *strip)
+{
+	struct mx *m = req->userdata;
+	const char *p = req->path;
+	for (int i = 0; i < seg && p; i++)
+		p = strchr(p + 1, '/');
+	if (!p)
+		return cl_osc_error(req, "bad address");
+	char buf[16];
+	size_t len = strcspn(p + 1, "/");
+	if (len == 0 || len >= sizeof(buf))
+		return cl_osc_error(req, "no strip %.*s (1..%d)", (int)(len < 16 ? len : 16), p + 1,
+				    m->strips);
+	memcpy(buf, p + 1, len);
+	buf[len] = '\0';
+	long n;
+	if (cl_cli_parse_int(buf, 1, m->strips, &n) != 0)
+		return cl_osc_error(req, "no strip %s (1..%d)", buf, m->strips);
+	*strip = (int)n - 1;
+	return 0;
+}
+
+static int path_aux(struct cl_osc_request *req, int seg, int *aux)
+{
+	struct mx *m = req->userdata;
+	int k;
+	if (m->aux == 0)
+		return cl_osc_error(req, "this mixer has no aux buses");
+	/* path_strip reads a 1-based number from a segment; reuse its parsing
+	 * with the aux count as the range */
+	const char *p = req->path;
+	for (int i = 0; i < seg && p; i++)
+		p = strchr(p + 1, '/');
+	char buf[16];
+	size_t len = p ? strcspn(p + 1, "/") : 0;
+	long n;
+	if (!p || len == 0 || len >= sizeof(buf))
+		return cl_osc_error(req, "no aux bus (1..%d)", m->aux);
+	memcpy(buf, p + 1, len);
+	buf[len] = '\0';
+	if (cl_cli_parse_int(buf, 1, m->aux, &n) != 0)
+		return cl_osc_error(req, "no aux bus %s (1..%d)", buf, m->aux);
+	k = (int)n - 1;
+	*aux = k;
+	return 0;
+}
+
+/* A level in dB: a finite number in [min, max] or the string "-inf". */
+static int arg_db(struct cl_osc_request *req, double min, double max, float *out)
+{
+	int argc = lo_message_get_argc(req->msg);
+	char *types = lo_message_get_types(req->msg);
+	lo_arg **argv = lo_message_get_argv(req->msg);
+	struct cl_osc_value v;
+	const char *why;
+
+	if (argc != 1)
+		return cl_osc_error(req, "expected one level in dB (or \"-inf\")");
+	if ((types[0] == 's' || types[0] == 'S') && strcasecmp(&argv[0]->s, "-inf") == 0) {
+		*out = -INFINITY;
+		return 0;
+	}
+	if (cl_osc_coerce('n', types[0], argv[0], &v, &why) != 0)
+		return cl_osc_error(req, "%s (a level in dB, or \"-inf\")", why);
+	if (v.n > max || v.n < min)
+		return cl_osc_error(req, "level out of range (%g .. %g dB, or \"-inf\")", min, max);
+	*out = v.n <= VOLUME_MIN_DB ? -INFINITY : (float)v.n;
+	return 0;
+}
+
+static int answer(struct cl_osc_request *req, int strip, enum mx_param p, int aux)
+{
+	struct mx *m = req->userdata;
+	char path[64];
+	lo_message msg = param_message(m, strip, p, aux);
+	param_path(path, sizeof(path), strip, p, aux, false);
+	int r = cl_osc_reply_msg(req, path, msg);
+	lo_message_free(msg);
+	return r;
+}
+
+static int change(struct cl_osc_request *req, int strip, enum mx_param p, int aux, float v)
+{
+	if (set_param(req->userdata, strip, p, aux, v) != 0)
+		return cl_osc_error(req, "command queue full; try again");
+	return 0;
+}
+
+/* ---- strip methods ----------------------------------------------------- */
+
+static int on_gain(struct cl_osc_request *req)
+{
+	int s;
+	if (path_strip(req, 1, &s))
+		return -1;
+	if (req->argc == 0)
+		return answer(req, s, MX_P_GAIN, 0);
+	double v = req->argv[0].n;
+	if (v < MIXER_GAIN_MIN_DB || v > MIXER_GAIN_MAX_DB)
+		return cl_osc_error(req, "gain out of range (%g .. %g dB)", MIXER_GAIN_MIN_DB,
+				    MIXER_GAIN_MAX_DB);
+	return change(req, s, MX_P_GAIN, 0, (float)v);
+}
+
+static int fader(struct cl_osc_request *req, int strip, enum mx_param p, int aux)
+{
+	float db = 0.0f;
+	if (lo_message_get_argc(req->msg) == 0)
+		return answer(req, strip, p, aux);
+	if (arg_db(req, -INFINITY, p == MX_P_SEND ? MIXER_SEND_MAX_DB : MIXER_VOLUME_MAX_DB, &db))
+		return -1;
+	return change(req, strip, p, aux, db);
+}
+
+static int fader_norm(struct cl_osc_request *req, int strip, enum mx_param p, int aux)
+{
+	struct mx *m = req->userdata;
+	if (req->argc == 0) {
+		char path[64];
+		param_path(path, sizeof(path), strip, p, aux, true);
+		return cl_osc_reply(req, path, "f", mixer_fader_norm(param_value(m, strip, p, aux)));
+	}
+	double x = req->argv[0].n;
+	if (x < 0.0 || x > 1.0)
+		return cl_osc_error(req, "position out of range (0 .. 1)");
+	return change(req, strip, p, aux, mixer_fader_db((float)x));
+}
+
+static int on_volume(struct cl_osc_request *req)
+{
+	int s;
+	return path_strip(req, 1, &s) ? -1 : fader(req, s, MX_P_VOLUME, 0);
+}
+
+static int on_volume_norm(struct cl_osc_request *req)
+{
+	int s;
+	return path_strip(req, 1, &s) ? -1 : fader_norm(req, s, MX_P_VOLUME, 0);
+}
+
+static int on_pan(struct cl_osc_request *req)
+{
+	int s;
+	if (path_strip(req, 1, &s))
+		return -1;
+	if (req->argc == 0)
+		return answer(req, s, MX_P_PAN, 0);
+	double v = req->argv[0].n;
+	if (v < -1.0 || v > 1.0)
+		return cl_osc_error(req, "pan out of range (-1 .. 1)");
+	return change(req, s, MX_P_PAN, 0, (float)v);
+}
+
+static int toggle(struct cl_osc_request *req, enum mx_param p)
+{
+	int s;
+	if (path_strip(req, 1, &s))
+		return -1;
+	if (req->argc == 0)
+		return answer(req, s, p, 0);
+	return change(req, s, p, 0, req->argv[0].b ? 1.0f : 0.0f);
+}
+
+static int on_mute(struct cl_osc_request *req) { return toggle(req, MX_P_MUTE); }
+static int on_solo(struct cl_osc_request *req) { return toggle(req, MX_P_SOLO); }
+static int on_phase(struct cl_osc_request *req) { return toggle(req, MX_P_PHASE); }
+
+static int on_send(struct cl_osc_request *req)
+{
+	int s, k;
+	if (path_strip(req, 1, &s) || path_aux(req, 3, &k))
+		return -1;
+	return fader(req, s, MX_P_SEND, k);
+}
+
+static int on_send_norm(struct cl_osc_request *req)
+{
+	int s, k;
+	if (path_strip(req, 1, &s) || path_aux(req, 3, &k))
+		return -1;
+	return fader_norm(req, s, MX_P_SEND, k);
+}
+
+static int on_send_pre(struct cl_osc_request *req)
+{
+	int s, k;
+	if (path_strip(req, 1, &s) || path_aux(req, 3, &k))
+		return -1;
+	if (req->argc == 0)
+		return answer(req, s, MX_P_SEND_PRE, k);
+	return change(req, s, MX_P_SEND_PRE, k, req->argv[0].b ? 1.0f : 0.0f);
+}
+
+/* Pretty names of a strip's ports follow its name. */
+static void name_ports(struct mx *m, int s)
+{
+	char pretty[MX_NAME_MAX + 8];
+	for (int c = 0; c < m->channels; c++) {
+		if (m->channels == 1)
+			snprintf(pretty, sizeof(pretty), "%s", m->names[s]);
+		else
+			snprintf(pretty, sizeof(pretty), "%s %s", m->names[s], c ? "R" : "L");
+		if (cl_jack_is_up(&m->jack))
+			cl_jack_set_pretty_name(&m->jack, mx_port_in(m, s, c), pretty);
+	}
+}
+
+static int on_name(struct cl_osc_request *req)
+{
+	struct mx *m = req->userdata;
+	int s;
+	if (path_strip(req, 1, &s))
+		return -1;
+	if (req->argc == 0)
+		return cl_osc_reply(req, req->path, "s", m->names[s]);
+	const char *name = req->argv[0].s;
+	size_t len = strlen(name);
+	if (len == 0 || len >= MX_NAME_MAX)
+		return cl_osc_error(req, "a name is 1 .. %d bytes", MX_NAME_MAX - 1);
+	for (const char *c = name; *c; c++)
+		if ((unsigned char)*c < 0x20)
+			return cl_osc_error(req, "control characters are not allowed in a name");
+	snprintf(m->names[s], MX_NAME_MAX, "%s", name);
+	name_ports(m, s);
+	cl_osc_broadcast(m->osc, req->path, "s", m->names[s]);
+	mark_dirty(m);
+	return 0;
+}
+
+static int on_loudness(struct cl_osc_request *req)
+{
+	struct mx *m = req->userdata;
+	int s;
+	if (path_strip(req, 1, &s))
+		return -1;
+	/* The first query starts the measurement; it needs 3 s to fill. */
+	struct cl_cmd c = { .kind = MX_CMD_LOUDNESS, .index = (uint32_t)s };
+	if (!engine_send(m, &c))
+		return cl_osc_error(req, "command queue full; try again");
+	return cl_osc_reply(req, req->path, "f", m->loudness[s]);
+}
+
+static int on_master_volume(struct cl_osc_request *req)
+{
+	return fader(req, MX_MASTER, MX_P_VOLUME, 0);
+}
+
+static int on_master_volume_norm(struct cl_osc_request *req)
+{
+	return fader_norm(req, MX_MASTER, MX_P_VOLUME, 0);
+}
+
+static int on_master_mute(struct cl_osc_request *req)
+{
+	if (req->argc == 0)
+		return answer(req, MX_MASTER, MX_P_MUTE, 0);
+	return change(req, MX_MASTER, MX_P_MUTE, 0, req->argv[0].b ? 1.0f : 0.0f);
+}
+
+/* ---- MIDI learn -------------------------------------------------------- */
+
+/* Parse "<n|master> <param>" (param: gain volume pan mute solo phase
+ * send/K send/K/pre) into a binding target. */
+static int learn_target(struct cl_osc_request *req, struct mx_binding *b)
+{
+	struct mx *m = req->userdata;
+	int argc = lo_message_get_argc(req->msg);
+	char *types = lo_message_get_types(req->msg);
+	lo_arg **argv = lo_message_get_argv(req->msg);
+	struct cl_osc_value v;
+	const char *why;
+
+	if (argc != 2 || (types[1] != 's' && types[1] != 'S'))
+		return cl_osc_error(req, "expected <strip|master> <param>");
+	*b = (struct mx_binding){ .last_value = -1 };
+	if ((types[0] == 's' || types[0] == 'S') && strcmp(&argv[0]->s, "master") == 0) {
+		b->strip = MX_MASTER;
+	} else if (cl_osc_coerce('i', types[0], argv[0], &v, &why) == 0 && v.i >= 1 &&
+		   v.i <= m->strips) {
+		b->strip = (int)v.i - 1;
+	} else {
+		return cl_osc_error(req, "no strip (1..%d or master)", m->strips);
+	}
+	const char *name = &argv[1]->s;
+	int aux;
+	char pre[8] = "";
+	if (sscanf(name, "send/%d%7s", &aux, pre) >= 1) {
+		if (aux < 1 || aux > m->aux || (pre[0] && strcmp(pre, "/pre") != 0))
+			return cl_osc_error(req, "no parameter %s (send/1..send/%d)", name, m->aux);
+		b->param = pre[0] ? MX_P_SEND_PRE : MX_P_SEND;
+		b->aux = aux - 1;
+	} else {
+		int p;
+		for (p = 0; p < MX_P_SEND; p++)
+			if (strcmp(name, param_names[p]) == 0)
+				break;
+		if (p == MX_P_SEND)
+			return cl_osc_error(req, "no parameter %s (gain volume pan mute solo phase send/K)",
+					    name);
+		b->param = (enum mx_param)p;
+	}
+	if (b->strip == MX_MASTER && b->param != MX_P_VOLUME && b->param != MX_P_MUTE)
+		return cl_osc_error(req, "the master has only volume and mute");
+	return 0;
+}
+
+static int on_learn(struct cl_osc_request *req)
+{
+	struct mx *m = req->userdata;
+	struct mx_binding b;
+	if (learn_target(req, &b))
+		return -1;
+	m->learn = b;
+	m->learning = true;
+	memcpy(&m->learn_from, req->from, req->fromlen);
+	m->learn_fromlen = req->fromlen;
+	cl_info("learning: the next CC on midi_in binds to %s", req->path);
+	return 0;
+}
+
+static int on_unlearn(struct cl_osc_request *req)
+{
+	struct mx *m = req->userdata;
+	struct mx_binding b;
+	if (learn_target(req, &b))
+		return -1;
+	int kept = 0;
+	for (int i = 0; i < m->nbindings; i++) {
+		struct mx_binding *x = &m->bindings[i];
+		if (!(x->strip == b.strip && x->param == b.param && x->aux == b.aux))
+			m->bindings[kept++] = *x;
+	}
+	m->nbindings = kept;
+	mark_dirty(m);
+	return 0;
+}
+
+/* Send /mixer/learn <strip|master> <param> <channel 1..16> <cc> to dest. */
+static void announce_binding(struct mx *m, const struct mx_binding *b)
+{
+	char param[24];
+	if (b->param == MX_P_SEND || b->param == MX_P_SEND_PRE)
+		snprintf(param, sizeof(param), "send/%d%s", b->aux + 1,
+			 b->param == MX_P_SEND_PRE ? "/pre" : "");
+	else
+		snprintf(param, sizeof(param), "%s", param_names[b->param]);
+	char who[16];
+	if (b->strip == MX_MASTER)
+		snprintf(who, sizeof(who), "master");
+	else
+		snprintf(who, sizeof(who), "%d", b->strip + 1);
+	cl_osc_broadcast(m->osc, "/mixer/learn", "ssii", who, param, b->channel + 1, b->cc);
+}
+
+/* A CC arrived: learn it, or move what it is bound to. */
+static void on_cc(struct mx *m, int channel, int cc, int value)
+{
+	if (m->learning) {
+		struct mx_binding b = m->learn;
+		b.channel = channel;
+		b.cc = cc;
+		b.picked_up = false;
+		b.last_value = -1;
+		int i;
+		for (i = 0; i < m->nbindings; i++)
+			if (m->bindings[i].channel == channel && m->bindings[i].cc == cc)
+				break;
+		if (i == m->nbindings && m->nbindings == MX_MAX_BINDINGS) {
+			cl_warn("MIDI learn: all %d bindings in use", MX_MAX_BINDINGS);
+			m->learning = false;
+			return;
+		}
+		m->bindings[i] = b;
+		if (i == m->nbindings)
+			m->nbindings++;
+		m->learning = false;
+		announce_binding(m, &b);
+		mark_dirty(m);
+		cl_info("MIDI learn: channel %d CC %d bound", channel + 1, cc);
+		return;
+	}
+	for (int i = 0; i < m->nbindings; i++) {
+		struct mx_binding *b = &m->bindings[i];
+		if (b->channel != channel || b->cc != cc)
+			continue;
+		float x = value / 127.0f;
+		if (!is_toggle(b->param) && !(b->strip == MX_MASTER && b->param == MX_P_MUTE)) {
+			/* Soft takeover: follow the controller only once it has
+			 * reached (or crossed) the parameter's position. */
+			float cur = param_norm(b->param, param_value(m, b->strip, b->param, b->aux));
+			if (!b->picked_up) {
+				float last = b->last_value < 0 ? -1.0f : b->last_value / 127.0f;
+				bool crossed = b->last_value >= 0 && (last - cur) * (x - cur) <= 0.0f;
+				if (crossed || fabsf(x - cur) <= 1.0f / 127.0f)
+					b->picked_up = true;
+			}
+			b->last_value = value;
+			if (!b->picked_up)
+				continue;
+			set_param(m, b->strip, b->param, b->aux, param_from_norm(b->param, x));
+			/* set_param asked for a new pickup: not for our own move */
+			b->picked_up = true;
+			b->last_value = value;
+		} else {
+			b->last_value = value;
+			set_param(m, b->strip, b->param, b->aux, value >= 64 ? 1.0f : 0.0f);
+		}
+	}
+}
+
+/* ---- meters and events ----------------------------------------------- */
+
+static double ts_seconds(const struct timespec *t)
+{
+	return (double)t->tv_sec + t->tv_nsec / 1e9;
+}
+
+static void publish_meter(struct mx *m, int i, const struct cl_cmd *ev)
+{
+	struct mx_meter_view *v = &m->meters[i];
+	struct mixer_meter mt = { .peak = (float)ev->a, .sum_sq = ev->b, .count = (uint32_t)ev->frame };
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	v->peak_db = mixer_meter_peak_db(&mt);
+	v->rms_db = mixer_meter_rms_db(&mt);
+	if (v->peak_db >= v->hold_db || ts_seconds(&now) >= ts_seconds(&v->hold_until)) {
+		v->hold_db = v->peak_db;
+		v->hold_until = now;
+		v->hold_until.tv_sec += (time_t)MX_PEAK_HOLD_S;
+		v->hold_until.tv_nsec += (long)((MX_PEAK_HOLD_S - (time_t)MX_PEAK_HOLD_S) * 1e9);
+		if (v->hold_until.tv_nsec >= 1000000000L) {
+			v->hold_until.tv_sec++;
+			v->hold_until.tv_nsec -= 1000000000L;
+		}
+	}
+	if (!m->osc || cl_osc_subscriber_count(m->osc) == 0)
+		return;
+	lo_message msg = lo_message_new();
+	char who[16];
+	if (i < m->strips) {
+		lo_message_add_int32(msg, i + 1);
+	} else if (i == m->strips) {
+		lo_message_add_string(msg, "master");
+	} else {
+		snprintf(who, sizeof(who), "aux%d", i - m->strips);
+		lo_message_add_string(msg, who);
+	}
+	lo_message_add_float(msg, v->peak_db);
+	lo_message_add_float(msg, v->rms_db);
+	lo_message_add_float(msg, v->hold_db);
+	cl_osc_broadcast_msg(m->osc, "/mixer/meter", msg);
+	lo_message_free(msg);
+}
+
+void control_events(struct mx *m)
+{
+	struct cl_cmd ev;
+	while (cl_cmdq_pop(&m->from_rt, &ev)) {
+		switch (ev.kind) {
+		case MX_EV_METER:
+			if ((int)ev.index < m->strips + 1 + m->aux)
+				publish_meter(m, (int)ev.index, &ev);
+			break;
+		case MX_EV_CC:
+			on_cc(m, (int)ev.index, (int)ev.a, (int)ev.b);
+			break;
+		case MX_EV_LOUDNESS:
+			if ((int)ev.index < m->strips)
+				m->loudness[ev.index] = (float)ev.a;
+			break;
+		}
+	}
+}
+
+/* ---- documents ---------------------------------------------------------- */
+
+static json_t *db_json(float db)
+{
+	return isinf(db) ? json_string("-inf") : json_real(db);
+}
+
+static json_t *state_json(const struct mx *m, bool with_midi)
+{
+	json_t *strips = json_array();
+	for (int s = 0; s < m->strips; s++) {
+		const struct mixer_strip_params *p = &m->p[s];
+		json_t *sends = json_array(), *pre = json_array();
+		for (int k = 0; k < m->aux; k++) {
+			json_array_append_new(sends, db_json(p->send_db[k]));
+			json_array_append_new(pre, json_boolean(p->send_pre[k]));
+		}
+		json_array_append_new(strips, json_pack(
+			"{s:s, s:f, s:o, s:f, s:b, s:b, s:b, s:o, s:o}",
+			"name", m->names[s], "gain", p->gain_db, "volume", db_json(p->volume_db),
+			"pan", p->pan, "mute", p->mute, "solo", p->solo, "phase", p->phase,
+			"sends", sends, "send_pre", pre));
+	}
+	json_t *doc = json_pack("{s:s, s:i, s:i, s:o, s:{s:o, s:b}}",
+		"schema", MX_SCHEMA_KIND "/1", "channels", m->channels, "aux", m->aux,
+		"strips", strips, "master", "volume", db_json(m->master_db), "mute", m->master_mute);
+	if (with_midi) {
+		json_t *midi = json_array();
+		for (int i = 0; i < m->nbindings; i++) {
+			const struct mx_binding *b = &m->bindings[i];
+			char param[24];
+			if (b->param == MX_P_SEND || b->param == MX_P_SEND_PRE)
+				snprintf(param, sizeof(param), "send/%d%s", b->aux + 1,
+					 b->param == MX_P_SEND_PRE ? "/pre" : "");
+			else
+				snprintf(param, sizeof(param), "%s", param_names[b->param]);
+			json_array_append_new(midi, json_pack("{s:i, s:i, s:o, s:s}",
+				"channel", b->channel + 1, "cc", b->cc,
+				"strip", b->strip == MX_MASTER ? json_string("master")
+							       : json_integer(b->strip + 1),
+				"param", param));
+		}
+		json_object_set_new(doc, "midi", midi);
+	}
+	return doc;
+}
+
+json_t *control_state_get(void *userdata)
+{
+	return state_json(userdata, true);
+}
+
+static const struct cl_schema state_schema = {
+	.kind = MX_SCHEMA_KIND, .version = MX_SCHEMA_VERSION, .oldest = 1,
+};
+
+static int bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* A level member: a number in [min, max] or "-inf" (allowed when
+ * allow_off); absent leaves *out alone. */
+static int read_db(json_t *obj, const char *key, double min, double max, bool allow_off,
+		   float *out, const char *where, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v)
+		return 0;
+	if (allow_off && json_is_string(v) && strcmp(json_string_value(v), "-inf") == 0) {
+		*out = -INFINITY;
+		return 0;
+	}
+	if (!json_is_number(v) || !(json_number_value(v) >= min && json_number_value(v) <= max))
+		return bad(err, errlen, "%s\"%s\" must be a number in %g .. %g%s", where, key, min, max,
+			   allow_off ? " or \"-inf\"" : "");
+	*out = (float)json_number_value(v);
+	if (allow_off && *out <= VOLUME_MIN_DB)
+		*out = -INFINITY;
+	return 0;
+}
+
+static int read_bool(json_t *obj, const char *key, bool *out, const char *where,
+		     char *err, size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return bad(err, errlen, "%s\"%s\" must be true or false", where, key);
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int known_keys(json_t *obj, const char *const *keys, const char *where,
+		      char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(obj, key, v) {
+		const char *const *k;
+		for (k = keys; *k; k++)
+			if (strcmp(*k, key) == 0)
+				break;
+		if (!*k)
+			return bad(err, errlen, "%sunknown key \"%s\"", where, key);
+	}
+	return 0;
+}
+
+/* Parse and check a state or scene document into d, starting from m's
+ * current state (so absent members keep their values). */
+static int parse_doc(const struct mx *m, json_t **docp, struct mx_doc *d, char *err, size_t errlen)
+{
+	static const char *const top_keys[] = { "schema", "channels", "aux", "strips", "master",
+						"midi", NULL };
+	static const char *const strip_keys[] = { "name", "gain", "volume", "pan", "mute", "solo",
+						  "phase", "sends", "send_pre", NULL };
+	static const char *const master_keys[] = { "volume", "mute", NULL };
+	static const char *const midi_keys[] = { "channel", "cc", "strip", "param", NULL };
+
+	if (cl_doc_check_schema(docp, &state_schema, err, errlen) != 0)
+		return -1;
+	json_t *doc = *docp;
+	if (known_keys(doc, top_keys, "", err, errlen))
+		return -1;
+
+	memcpy(d->p, m->p, sizeof(d->p));
+	memcpy(d->names, m->names, sizeof(d->names));
+	d->master_db = m->master_db;
+	d->master_mute = m->master_mute;
+	d->strips = 0;
+	d->has_midi = false;
+	d->nbindings = 0;
+
+	json_t *strips = json_object_get(doc, "strips");
+	if (strips) {
+		if (!json_is_array(strips))
+			return bad(err, errlen, "\"strips\" must be an array");
+		if ((int)json_array_size(strips) > m->strips)
+			return bad(err, errlen, "the document has %zu strips, this mixer %d",
+				   json_array_size(strips), m->strips);
+		d->strips = (int)json_array_size(strips);
+		for (int s = 0; s < d->strips; s++) {
+			json_t *js = json_array_get(strips, (size_t)s);
+			struct mixer_strip_params *p = &d->p[s];
+			char where[32];
+			snprintf(where, sizeof(where), "strip %d: ", s + 1);
+			if (!json_is_object(js))
+				return bad(err, errlen, "%smust be an object", where);
+			if (known_keys(js, strip_keys, where, err, errlen) ||
+			    read_db(js, "gain", MIXER_GAIN_MIN_DB, MIXER_GAIN_MAX_DB, false, &p->gain_db,
+				    where, err, errlen) ||
+			    read_db(js, "volume", -1e9, MIXER_VOLUME_MAX_DB, true, &p->volume_db, where,
+				    err, errlen) ||
+			    read_db(js, "pan", -1, 1, false, &p->pan, where, err, errlen) ||
+			    read_bool(js, "mute", &p->mute, where, err, errlen) ||
+			    read_bool(js, "solo", &p->solo, where, err, errlen) ||
+			    read_bool(js, "phase", &p->phase, where, err, errlen))
+				return -1;
+			json_t *name = json_object_get(js, "name");
+			if (name) {
+				if (!json_is_string(name) || json_string_length(name) == 0 ||
+				    json_string_length(name) >= MX_NAME_MAX)
+					return bad(err, errlen, "%s\"name\" must be a string of 1 .. %d bytes",
+						   where, MX_NAME_MAX - 1);
+				snprintf(d->names[s], MX_NAME_MAX, "%s", json_string_value(name));
+			}
+			json_t *sends = json_object_get(js, "sends"), *pre = json_object_get(js, "send_pre");
+			if (sends) {
+				if (!json_is_array(sends) || (int)json_array_size(sends) > m->aux)
+					return bad(err, errlen, "%s\"sends\" must be a list of at most %d levels",
+						   where, m->aux);
+				for (size_t k = 0; k < json_array_size(sends); k++) {
+					json_t *wrap = json_pack("{s:O}", "send", json_array_get(sends, k));
+					int r = read_db(wrap, "send", -1e9, MIXER_SEND_MAX_DB, true,
+							&p->send_db[k], where, err, errlen);
+					json_decref(wrap);
+					if (r)
+						return -1;
+				}
+			}
+			if (pre) {
+				if (!json_is_array(pre) || (int)json_array_size(pre) > m->aux)
+					return bad(err, errlen, "%s\"send_pre\" must be a list of at most %d booleans",
+						   where, m->aux);
+				for (size_t k = 0; k < json_array_size(pre); k++) {
+					json_t *v = json_array_get(pre, k);
+					if (!json_is_boolean(v))
+						return bad(err, errlen, "%s\"send_pre\" must hold booleans", where);
+					p->send_pre[k] = json_is_true(v);
+				}
+			}
+		}
+	}
+	json_t *master = json_object_get(doc, "master");
+	if (master && !json_is_object(master))
+		return bad(err, errlen, "\"master\" must be an object");
+	if (master && (known_keys(master, master_keys, "master: ", err, errlen) ||
+		       read_db(master, "volume", -1e9, MIXER_VOLUME_MAX_DB, true, &d->master_db,
+			       "master: ", err, errlen) ||
+		       read_bool(master, "mute", &d->master_mute, "master: ", err, errlen)))
+		return -1;
+	json_t *midi = json_object_get(doc, "midi");
+	if (midi) {
+		if (!json_is_array(midi) || json_array_size(midi) > MX_MAX_BINDINGS)
+			return bad(err, errlen, "\"midi\" must be a list of at most %d bindings",
+				   MX_MAX_BINDINGS);
+		d->has_midi = true;
+		for (size_t i = 0; i < json_array_size(midi); i++) {
+			json_t *jb = json_array_get(midi, i);
+			char where[32];
+			snprintf(where, sizeof(where), "midi %zu: ", i + 1);
+			if (!json_is_object(jb) || known_keys(jb, midi_keys, where, err, errlen))
+				return json_is_object(jb) ? -1 : bad(err, errlen, "%smust be an object", where);
+			json_t *ch = json_object_get(jb, "channel"), *cc = json_object_get(jb, "cc");
+			json_t *st = json_object_get(jb, "strip"), *pa = json_object_get(jb, "param");
+			struct mx_binding b = { .last_value = -1 };
+			if (!json_is_integer(ch) || json_integer_value(ch) < 1 || json_integer_value(ch) > 16 ||
+			    !json_is_integer(cc) || json_integer_value(cc) < 0 || json_integer_value(cc) > 127)
+				return bad(err, errlen, "%s\"channel\" 1..16 and \"cc\" 0..127 are required", where);
+			b.channel = (int)json_integer_value(ch) - 1;
+			b.cc = (int)json_integer_value(cc);
+			if (json_is_string(st) && strcmp(json_string_value(st), "master") == 0)
+				b.strip = MX_MASTER;
+			else if (json_is_integer(st) && json_integer_value(st) >= 1 &&
+				 json_integer_value(st) <= m->strips)
+				b.strip = (int)json_integer_value(st) - 1;
+			else
+				return bad(err, errlen, "%s\"strip\" must be 1..%d or \"master\"", where, m->strips);
+			const char *name = json_is_string(pa) ? json_string_value(pa) : "";
+			int aux, p;
+			char pre[8] = "";
+			if (sscanf(name, "send/%d%7s", &aux, pre) >= 1 && aux >= 1 && aux <= m->aux &&
+			    (!pre[0] || strcmp(pre, "/pre") == 0)) {
+				b.param = pre[0] ? MX_P_SEND_PRE : MX_P_SEND;
+				b.aux = aux - 1;
+			} else {
+				for (p = 0; p < MX_P_SEND; p++)
+					if (strcmp(name, param_names[p]) == 0)
+						break;
+				if (p == MX_P_SEND)
+					return bad(err, errlen, "%sunknown \"param\" \"%s\"", where, name);
+				b.param = (enum mx_param)p;
+			}
+			if (b.strip == MX_MASTER && b.param != MX_P_VOLUME && b.param != MX_P_MUTE)
+				return bad(err, errlen, "%sthe master has only volume and mute", where);
+			d->bindings[d->nbindings++] = b;
+		}
+	}
+	return 0;
+}
+
+/* Upper bound of the commands that moving m to d queues. */
+static size_t doc_changes(const struct mx *m, const struct mx_doc *d)
+{
+	return (size_t)d->strips * (6 + 2 * (size_t)m->aux) + 2 + 2;
+}
+
+/* Apply a checked document; fade_s > 0 crossfades every parameter. */
+static int apply_doc(struct mx *m, const struct mx_doc *d, float fade_s)
+{
+	if (!queue_has_room(m, doc_changes(m, d)))
+		return -1;
+	struct cl_cmd c = { .kind = MX_CMD_RAMP_TIME, .a = fade_s > 0 ? fade_s : MIXER_RAMP_S };
+	engine_send(m, &c);
+	for (int s = 0; s < d->strips; s++) {
+		const struct mixer_strip_params *p = &d->p[s];
+		set_param(m, s, MX_P_GAIN, 0, p->gain_db);
+		set_param(m, s, MX_P_VOLUME, 0, p->volume_db);
+		set_param(m, s, MX_P_PAN, 0, p->pan);
+		set_param(m, s, MX_P_MUTE, 0, p->mute);
+		set_param(m, s, MX_P_SOLO, 0, p->solo);
+		set_param(m, s, MX_P_PHASE, 0, p->phase);
+		for (int k = 0; k < m->aux; k++) {
+			set_param(m, s, MX_P_SEND, k, p->send_db[k]);
+			set_param(m, s, MX_P_SEND_PRE, k, p->send_pre[k]);
+		}
+		if (strcmp(m->names[s], d->names[s]) != 0) {
+			snprintf(m->names[s], MX_NAME_MAX, "%s", d->names[s]);
+			name_ports(m, s);
+			if (m->osc) {
+				char path[48];
+				snprintf(path, sizeof(path), "/mixer/%d/name", s + 1);
+				cl_osc_broadcast(m->osc, path, "s", m->names[s]);
+			}
+		}
+	}
+	set_param(m, MX_MASTER, MX_P_VOLUME, 0, d->master_db);
+	set_param(m, MX_MASTER, MX_P_MUTE, 0, d->master_mute);
+	c.a = MIXER_RAMP_S;
+	engine_send(m, &c);
+	if (d->has_midi) {
+		memcpy(m->bindings, d->bindings, sizeof(d->bindings[0]) * (size_t)d->nbindings);
+		m->nbindings = d->nbindings;
+	}
+	return 0;
+}
+
+int control_state_set(void *userdata, json_t *doc, char *err, size_t errlen)
+{
+	struct mx *m = userdata;
+	struct mx_doc *d = calloc(1, sizeof(*d));
+	json_t *owned = json_incref(doc);
+	int r = -1;
+	if (!d)
+		r = bad(err, errlen, "out of memory");
+	else if (parse_doc(m, &owned, d, err, errlen) == 0) {
+		r = apply_doc(m, d, 0.0f);
+		if (r != 0)
+			bad(err, errlen, "command queue full; try again");
+	}
+	json_decref(owned);
+	free(d);
+	return r;
+}
+
+/* ---- scenes -------------------------------------------------------------- */
+
+/* Scene ids are file names under <store>/scenes: letters, digits, '-',
+ * '_' and '.', not starting with '.', so no id can leave the folder. */
+static int scene_path(struct cl_osc_request *req, const char *id, char *path, size_t len)
+{
+	struct mx *m = req->userdata;
+	size_t n = strlen(id);
+	if (!m->opt.store)
+		return cl_osc_error(req, "no store root: start cl-mixer with --store DIR");
+	if (n == 0 || n > 64 || id[0] == '.')
+		return cl_osc_error(req, "a scene id is 1..64 characters, not starting with '.'");
+	for (const char *c = id; *c; c++)
+		if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.')
+			return cl_osc_error(req, "a scene id holds only letters, digits, '-', '_' and '.'");
+	snprintf(path, len, "%s/scenes/%s.json", m->opt.store, id);
+	return 0;
+}
+
+static int on_scene_save(struct cl_osc_request *req)
+{
+	struct mx *m = req->userdata;
+	char path[4096], dir[4096], err[512];
+	if (scene_path(req, req->argv[0].s, path, sizeof(path)))
+		return -1;
+	snprintf(dir, sizeof(dir), "%s/scenes", m->opt.store);
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return cl_osc_error(req, "cannot create %s: %s", dir, strerror(errno));
+	json_t *doc = state_json(m, false);
+	int r = cl_doc_save(path, doc, err, sizeof(err));
+	json_decref(doc);
+	if (r != 0)
+		return cl_osc_error(req, "%s", err);
+	return cl_osc_reply(req, "/mixer/scene/save", "s", req->argv[0].s);
+}
+
+static int on_scene_recall(struct cl_osc_request *req)
+{
+	struct mx *m = req->userdata;
+	char path[4096], err[512];
+	double fade = req->argc > 1 ? req->argv[1].n : 0.0;
+	if (fade < 0.0 || fade > SCENE_MAX_FADE_S)
+		return cl_osc_error(req, "fade out of range (0 .. %g s)", SCENE_MAX_FADE_S);
+	if (scene_path(req, req->argv[0].s, path, sizeof(path)))
+		return -1;
+	json_t *doc = cl_doc_load_file(path, err, sizeof(err));
+	if (!doc)
+		return cl_osc_error(req, "%s", err);
+	struct mx_doc *d = calloc(1, sizeof(*d));
+	int r = d ? parse_doc(m, &doc, d, err, sizeof(err)) : -1;
+	json_decref(doc);
+	if (r != 0) {
+		free(d);
+		return cl_osc_error(req, "scene %s: %s", req->argv[0].s, d ? err : "out of memory");
+	}
+	d->has_midi = false;   /* a scene moves the mix, not the controller map */
+	r = apply_doc(m, d, (float)fade);
+	free(d);
+	if (r != 0)
+		return cl_osc_error(req, "command queue full; try again");
+	cl_osc_broadcast(m->osc, "/mixer/scene/recall", "sf", req->argv[0].s, (float)fade);
+	return 0;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int on_scene_list(struct cl_osc_request *req)
+{
+	struct mx *m = req->userdata;
+	char dir[4096];
+	if (!m->opt.store)
+		return cl_osc_error(req, "no store root: start cl-mixer with --store DIR");
+	snprintf(dir, sizeof(dir), "%s/scenes", m->opt.store);
+	lo_message msg = lo_message_new();
+	DIR *dh = opendir(dir);
+	char *ids[512];
+	int n = 0;
+	struct dirent *de;
+	while (dh && (de = readdir(dh)) && n < 512) {
+		size_t len = strlen(de->d_name);
+		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
+			continue;
+		ids[n] = strndup(de->d_name, len - 5);
+		if (ids[n])
+			n++;
+	}
+	if (dh)
+		closedir(dh);
+	qsort(ids, (size_t)n, sizeof(ids[0]), compare_names);
+	for (int i = 0; i < n; i++) {
+		lo_message_add_string(msg, ids[i]);
+		free(ids[i]);
+	}
+	int r = cl_osc_reply_msg(req, "/mixer/scene/list", msg);
+	lo_message_free(msg);
+	return r;
+}
+
+/* Send every parameter to subscribers (a new surface wants the picture). */
+void control_push_all(struct mx *m)
+{
+	for (int s = 0; s < m->strips; s++) {
+		for (int p = 0; p < MX_P_SEND; p++)
+			feedback(m, s, (enum mx_param)p, 0);
+		for (int k = 0; k < m->aux; k++) {
+			feedback(m, s, MX_P_SEND, k);
+			feedback(m, s, MX_P_SEND_PRE, k);
+		}
+	}
+	feedback(m, MX_MASTER, MX_P_VOLUME, 0);
+	feedback(m, MX_MASTER, MX_P_MUTE, 0);
+}
+
+static int on_refresh(struct cl_osc_request *req)
+{
+	control_push_all(req->userdata);
+	return 0;
+}
+
+const struct cl_osc_method control_methods[] = {
+	{ "/mixer/master/volume", "*", on_master_volume, "[<dB>|\"-inf\"]: master fader, -inf..+12" },
+	{ "/mixer/master/volume/norm", "|n", on_master_volume_norm, "[<0..1>]: master fader position" },
+	{ "/mixer/master/mute", "|b", on_master_mute, "[on|off]: master mute" },
+	{ "/mixer/*/gain", "|n", on_gain, "[<dB>]: input gain, -24..+24" },
+	{ "/mixer/*/volume", "*", on_volume, "[<dB>|\"-inf\"]: fader, -inf..+12" },
+	{ "/mixer/*/volume/norm", "|n", on_volume_norm, "[<0..1>]: fader position (TouchOSC, CC curve)" },
+	{ "/mixer/*/pan", "|n", on_pan, "[<-1..1>]: constant-power pan (balance on stereo strips)" },
+	{ "/mixer/*/mute", "|b", on_mute, "[on|off]" },
+	{ "/mixer/*/solo", "|b", on_solo, "[on|off]: solo in place" },
+	{ "/mixer/*/phase", "|b", on_phase, "[on|off]: invert polarity" },
+	{ "/mixer/*/send/*/pre", "|b", on_send_pre, "[on|off]: send before the fader" },
+	{ "/mixer/*/send/*/norm", "|n", on_send_norm, "[<0..1>]: send level position" },
+	{ "/mixer/*/send/*", "*", on_send, "[<dB>|\"-inf\"]: send level to aux K, -inf..+12" },
+	{ "/mixer/*/name", "|s", on_name, "[<name>]: strip name (also the ports' pretty names)" },
+	{ "/mixer/*/loudness", "", on_loudness,
+	  "answer the strip input's short-term loudness (LUFS; the first query starts measuring)" },
+	{ "/mixer/learn", "*", on_learn,
+	  "<strip|master> <param>: bind the next CC on midi_in (param gain volume pan mute solo phase send/K send/K/pre)" },
+	{ "/mixer/unlearn", "*", on_unlearn, "<strip|master> <param>: remove its CC bindings" },
+	{ "/mixer/scene/save", "s", on_scene_save, "<id>: save the mix as <store>/scenes/<id>.json" },
+	{ "/mixer/scene/recall", "s|n", on_scene_recall,
+	  "<id> [<fade s>]: recall a scene, crossfading every parameter over the fade" },
+	{ "/mixer/scene/list", "", on_scene_list, "answer /mixer/scene/list <id>..." },
+	{ "/mixer/refresh", "", on_refresh, "send every parameter to the subscribers" },
+};
+const size_t control_method_count = sizeof(control_methods) / sizeof(control_methods[0]);
+
+static json_t *on_status(void *userdata)
+{
+	struct mx *m = userdata;
+	return json_pack("{s:s, s:s, s:{s:b, s:s?, s:i}, s:{s:i, s:i, s:i, s:i}}",
+		"program", MX_PROG, "version", CL_VERSION,
+		"jack", "connected", cl_jack_is_up(&m->jack), "client", m->jack_name,
+		"rate", (int)m->jack.sample_rate,
+		"mixer", "strips", m->strips, "channels", m->channels, "aux", m->aux,
+		"midi_bindings", m->nbindings);
+}
+
+static void on_quit(void *userdata)
+{
+	struct mx *m = userdata;
+	m->quit = true;
+}
+
+const struct cl_osc_hooks control_hooks_template = {
+	.status = on_status,
+	.state_get = control_state_get,
+	.state_set = control_state_set,
+	.quit = on_quit,
+};
