@@ -23,6 +23,8 @@
  */
 #include "cl_rt.h"
 
+#include <time.h>
+
 #include <math.h>
 #include <string.h>
 
@@ -153,4 +155,44 @@ void cl_rt_flush_denormals(void)
 	__asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
 	__asm__ volatile("msr fpcr, %0" : : "r"(fpcr | (1ul << 24)));
 #endif
+}
+
+uint64_t cl_cycle_begin(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void cl_cycle_end(struct cl_cycle_stats *s, uint64_t began)
+{
+	double us = (double)(cl_cycle_begin() - began) / 1000.0;
+	size_t i = (size_t)(us / CL_CYCLE_STEP_US);
+	if (i >= CL_CYCLE_BUCKETS)
+		i = CL_CYCLE_BUCKETS - 1;
+	s->bucket[i]++;
+	s->cycles++;
+	if (us > s->max_us)
+		s->max_us = us;
+}
+
+/* Upper edge of the bucket holding the q-quantile of the counts. */
+static double quantile_us(const struct cl_cycle_stats *s, uint64_t total, double q)
+{
+	uint64_t want = (uint64_t)(q * (double)total), seen = 0;
+	for (size_t i = 0; i < CL_CYCLE_BUCKETS; i++) {
+		seen += s->bucket[i];
+		if (seen > want)
+			return (double)(i + 1) * CL_CYCLE_STEP_US;
+	}
+	return CL_CYCLE_BUCKETS * CL_CYCLE_STEP_US;
+}
+
+void cl_cycle_summary(const struct cl_cycle_stats *s, double *median_us, double *p99_us)
+{
+	uint64_t total = 0;
+	for (size_t i = 0; i < CL_CYCLE_BUCKETS; i++)
+		total += s->bucket[i];
+	*median_us = total ? quantile_us(s, total, 0.5) : 0.0;
+	*p99_us = total ? quantile_us(s, total, 0.99) : 0.0;
 }

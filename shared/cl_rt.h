@@ -76,6 +76,28 @@ static inline float cl_ramp_next(struct cl_ramp *r)
 }
 static inline bool cl_ramp_busy(const struct cl_ramp *r) { return r->remaining != 0; }
 
+/*
+ * Time spent in a process callback, as a histogram of CL_CYCLE_STEP_US
+ * buckets, so a program can report its DSP cost (median, p99) without a
+ * profiler. The audio thread writes; the main thread reads, tolerating a
+ * count that moves while it reads (these are statistics).
+ */
+#define CL_CYCLE_BUCKETS 4096
+#define CL_CYCLE_STEP_US 0.25      /* 0 .. 1024 us; slower cycles land in the last bucket */
+
+struct cl_cycle_stats {
+	uint32_t bucket[CL_CYCLE_BUCKETS];
+	uint64_t cycles;
+	double max_us;
+};
+
+/* A monotonic timestamp in ns (clock_gettime through the vDSO). RT */
+uint64_t cl_cycle_begin(void);
+/* Count one cycle that started at `began`. RT */
+void cl_cycle_end(struct cl_cycle_stats *s, uint64_t began);
+/* Median and 99th percentile in microseconds (0 when nothing counted). */
+void cl_cycle_summary(const struct cl_cycle_stats *s, double *median_us, double *p99_us);
+
 void cl_rt_enter(void); /* RT */
 void cl_rt_leave(void); /* RT */
 

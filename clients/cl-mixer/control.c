@@ -1166,12 +1166,18 @@ const size_t control_method_count = sizeof(control_methods) / sizeof(control_met
 static json_t *on_status(void *userdata)
 {
 	struct mx *m = userdata;
-	return json_pack("{s:s, s:s, s:{s:b, s:s?, s:i}, s:{s:i, s:i, s:i, s:i}}",
+	double median, p99;
+	cl_cycle_summary(&m->eng.stats, &median, &p99);
+	return json_pack("{s:s, s:s, s:{s:b, s:s?, s:i, s:i}, s:{s:i, s:i, s:i, s:i},"
+			 " s:{s:I, s:f, s:f, s:f, s:i}}",
 		"program", MX_PROG, "version", CL_VERSION,
 		"jack", "connected", cl_jack_is_up(&m->jack), "client", m->jack_name,
-		"rate", (int)m->jack.sample_rate,
+		"rate", (int)m->jack.sample_rate, "period", (int)m->jack.buffer_size,
 		"mixer", "strips", m->strips, "channels", m->channels, "aux", m->aux,
-		"midi_bindings", m->nbindings);
+		"midi_bindings", m->nbindings,
+		"dsp", "cycles", (json_int_t)m->eng.stats.cycles, "cycle_us_median", median,
+		"cycle_us_p99", p99, "cycle_us_max", m->eng.stats.max_us,
+		"event_overruns", (int)m->eng.event_overruns);
 }
 
 static void on_quit(void *userdata)

@@ -136,6 +136,7 @@ static int on_process(jack_nframes_t n, void *arg)
 	struct cl_cmd c;
 
 	cl_rt_enter();
+	uint64_t began = cl_cycle_begin();
 	cl_rt_flush_denormals();
 
 	while (cl_cmdq_pop(&m->to_rt, &c)) {
@@ -190,6 +191,7 @@ static int on_process(jack_nframes_t n, void *arg)
 		}
 	}
 
+	cl_cycle_end(&e->stats, began);
 	cl_rt_leave();
 	return 0;
 }
@@ -203,7 +205,7 @@ int engine_setup(struct cl_jack *j, void *userdata, char *err, size_t errlen)
 	/* First open, or the server came back at another rate: build the DSP
 	 * afresh and load the control thread's parameters into it. The audio
 	 * thread is not running, so the main thread may touch it here. */
-	if (!e->dsp || j->sample_rate != rate || e->meter_interval != rate / MX_METER_HZ) {
+	if (!e->dsp || e->meter_interval != rate / MX_METER_HZ) {
 		mixer_free(e->dsp);
 		e->dsp = mixer_new(rate, m->strips, m->channels, m->aux);
 		if (!e->dsp) {

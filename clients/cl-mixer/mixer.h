@@ -76,6 +76,7 @@ struct mx_engine {
 	uint32_t meter_interval;      /* frames between meter events */
 	uint32_t meter_frames;
 	uint32_t event_overruns;
+	struct cl_cycle_stats stats;  /* time spent in each process cycle */
 };
 
 struct mx {

@@ -303,8 +303,35 @@ static void test_denormals(void)
 #endif
 }
 
+/* The cycle histogram: known durations land in their buckets. */
+static void test_cycle_stats(void)
+{
+	static struct cl_cycle_stats st;
+	for (int i = 0; i < 100; i++) {
+		st.bucket[(size_t)(10.0 / CL_CYCLE_STEP_US)]++;   /* 98 cycles of ~10 us */
+		st.cycles++;
+	}
+	st.bucket[(size_t)(10.0 / CL_CYCLE_STEP_US)] -= 2;
+	st.bucket[(size_t)(500.0 / CL_CYCLE_STEP_US)] += 2;      /* 2 slow ones */
+	double median, p99;
+	cl_cycle_summary(&st, &median, &p99);
+	CHECK(median > 10.0 - 1e-9 && median <= 10.0 + CL_CYCLE_STEP_US + 1e-9,
+	      "cycle median %.2f us, want 10..10.25", median);
+	CHECK(p99 > 500.0 - 1e-9 && p99 <= 500.0 + CL_CYCLE_STEP_US + 1e-9,
+	      "cycle p99 %.2f us, want 500..500.25", p99);
+	static struct cl_cycle_stats live;
+	uint64_t t = cl_cycle_begin();
+	cl_cycle_end(&live, t);
+	CHECK(live.cycles == 1 && live.max_us >= 0.0 && live.max_us < 1000.0,
+	      "a timed empty cycle counts once (%.3f us)", live.max_us);
+	static struct cl_cycle_stats none;
+	cl_cycle_summary(&none, &median, &p99);
+	CHECK(median == 0.0 && p99 == 0.0, "no cycles: zeros");
+}
+
 int main(void)
 {
+	test_cycle_stats();
 	test_cmdq_basic();
 	test_cmdq_threads();
 	test_ramp();
