@@ -275,7 +275,7 @@ static int arg_db(struct cl_osc_request *req, double min, double max, float *out
 
 	if (argc != 1)
 		return cl_osc_error(req, "expected one level in dB (or \"-inf\")");
-	if ((types[0] == 's' || types[0] == 'S') && strcasecmp(&argv[0]->s, "-inf") == 0) {
+	if ((types[0] == 's' || types[0] == 'S') && strcasecmp((const char *)argv[0], "-inf") == 0) {
 		*out = -INFINITY;
 		return 0;
 	}
@@ -492,7 +492,7 @@ static int learn_target(struct cl_osc_request *req, struct mx_binding *b)
 	if (argc != 2 || (types[1] != 's' && types[1] != 'S'))
 		return cl_osc_error(req, "expected <strip|master> <param>");
 	*b = (struct mx_binding){ .last_value = -1 };
-	if ((types[0] == 's' || types[0] == 'S') && strcmp(&argv[0]->s, "master") == 0) {
+	if ((types[0] == 's' || types[0] == 'S') && strcmp((const char *)argv[0], "master") == 0) {
 		b->strip = MX_MASTER;
 	} else if (cl_osc_coerce('i', types[0], argv[0], &v, &why) == 0 && v.i >= 1 &&
 		   v.i <= m->strips) {
@@ -500,7 +500,7 @@ static int learn_target(struct cl_osc_request *req, struct mx_binding *b)
 	} else {
 		return cl_osc_error(req, "no strip (1..%d or master)", m->strips);
 	}
-	const char *name = &argv[1]->s;
+	const char *name = (const char *)argv[1];
 	int aux;
 	char pre[8] = "";
 	if (sscanf(name, "send/%d%7s", &aux, pre) >= 1) {

@@ -1481,6 +1481,43 @@ class RecordJob(ProbeJob):
         return Recording(self.path)
 
 
+class LoadSamples:
+    """A `cl-probe load` result: samples (jack_cpu_load() values, percent
+    of the period), xruns (JACK xruns meanwhile), median (None when no
+    sample was taken)."""
+
+    def __init__(self, samples, xruns):
+        self.samples = samples
+        self.xruns = xruns
+        ordered = sorted(samples)
+        n = len(ordered)
+        self.median = None if not n else (
+            ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2)
+
+
+class LoadJob(ProbeJob):
+    """`cl-probe load` in the background; result() -> LoadSamples."""
+
+    READY = re.compile(r"^(sampling load) from frame_time (\d+)")
+
+    def result(self, timeout=60.0):
+        rc = self.wait(timeout)
+        if rc != 0:
+            self.stop()
+            raise RuntimeError("load %s failed (status %s):\n%s" % (
+                self.name, rc, "\n".join(self.lines)))
+        samples, xruns = [], None
+        for line in self.lines:
+            w = line.split()
+            if len(w) == 2 and w[0] == "load":
+                samples.append(float(w[1]))
+            elif len(w) == 2 and w[0] == "xruns":
+                xruns = int(w[1])
+        if xruns is None:
+            raise RuntimeError("load %s printed no xruns line" % self.name)
+        return LoadSamples(samples, xruns)
+
+
 class Probe:
     """cl-probe subcommands against one server. Probe(server, path=None)
     (path defaults to harness.ARGS.probe). Background jobs run under
@@ -1700,3 +1737,16 @@ class Probe:
         connected, sending nothing more, until stop()."""
         args = self._send_midi_args(to, messages, gap, at, hold)
         return ProbeJob(self, args, self._name(name or "send"), True, timeout)
+
+    def load_start(self, seconds, every=0.5, name=None, timeout=15.0):
+        """Start `cl-probe load`: the server's DSP load (jack_cpu_load(),
+        percent) sampled every `every` seconds for `seconds`. Returns a
+        LoadJob once sampling began; .result() -> LoadSamples. The sampler
+        has no process callback, so it adds no load of its own."""
+        args = ["load", "--seconds", repr(float(seconds)), "--every", repr(float(every))]
+        return LoadJob(self, args, self._name(name or "load"), True, timeout)
+
+    def load(self, seconds, every=0.5, name=None):
+        """load_start(...).result(): sample the DSP load to completion."""
+        job = self.load_start(seconds, every, name)
+        return job.result(timeout=seconds + 30.0)

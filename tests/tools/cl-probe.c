@@ -10,7 +10,7 @@
  * messages into ports at exact frames; `timebase` is a JACK timebase
  * master whose BBT is computed exactly from the frame; `transport` shows
  * and moves the transport; `ports`, `wait-port` and `wait-connection`
- * look at the graph.
+ * look at the graph; `load` samples the server's DSP load for benchmarks.
  *
  * The process callbacks obey the suite's real-time rule: they only read
  * and write memory that the main thread allocated and locked before
@@ -174,6 +174,11 @@ struct transport_action {
 	double watch;              /* seconds; 0 = print once */
 };
 
+/* `load`: seconds between samples of jack_cpu_load(). */
+struct load_state {
+	double every;
+};
+
 /* Callback progress, seen by the main thread. */
 enum run_phase { RUN_WAITING = 0, RUN_SKIPPING, RUN_RUNNING, RUN_DONE };
 
@@ -210,6 +215,7 @@ struct probe {
 	struct send_state send;
 	struct timebase_state tb;
 	struct transport_action tr;
+	struct load_state load;
 };
 
 /* ------------------------------------------------------------------ */
@@ -1286,6 +1292,64 @@ out:
 	return rc;
 }
 
+/* ------------------------------------------------------------------ */
+/* load                                                                */
+
+/* Sleep until monotonic time `when`; false when a signal or the loss of
+ * the server comes first (main thread). */
+static bool sleep_until(struct probe *p, double when)
+{
+	while (now_seconds() < when) {
+		if (stop_requested || atomic_load(&p->server_gone))
+			return false;
+		poll_sleep();
+	}
+	return true;
+}
+
+/* Run `load`: print jack_cpu_load() every --every seconds for --seconds
+ * (or until SIGTERM), then the xruns seen meanwhile. Exit code. */
+static int load_run(struct probe *p)
+{
+	int rc = CL_EXIT_FAILURE;
+	if (probe_open(p))
+		return CL_EXIT_FAILURE;
+	/* No process callback: JACK2 puts only clients with a real-time
+	 * callback into the graph, so the sampler adds nothing to the load it
+	 * measures; activation still brings xrun notifications. */
+	atomic_store(&p->phase, RUN_RUNNING);
+	if (jack_activate(p->client)) {
+		fprintf(stderr, "cl-probe: cannot activate\n");
+		goto out;
+	}
+	const double every = p->load.every;
+	const double start = now_seconds();
+	/* the last sample may land a poll interval late, never early */
+	const uint64_t samples = p->have_length
+		? (uint64_t)floor(p->seconds / every + 1e-9) : UINT64_MAX;
+	printf("sampling load from frame_time %u every %g s\n",
+	       jack_frame_time(p->client), every);
+	fflush(stdout);
+	for (uint64_t i = 1; i <= samples; i++) {
+		if (!sleep_until(p, start + (double)i * every))
+			break;
+		/* JACK2's figure: the busiest of its last cycles against the
+		 * period, smoothed; in percent */
+		printf("load %.3f\n", (double)jack_cpu_load(p->client));
+		fflush(stdout);
+	}
+	if (atomic_load(&p->server_gone)) {
+		fprintf(stderr, "cl-probe: JACK server went away\n");
+		goto out;
+	}
+	printf("xruns %u\n", atomic_load(&p->xruns));
+	fflush(stdout);
+	rc = CL_EXIT_OK;
+out:
+	probe_close(p);
+	return rc;
+}
+
 /* Run `ports`: one tab-separated line per port. Exit code. */
 static int ports_run(struct probe *p)
 {
@@ -1401,6 +1465,7 @@ static const char main_help[] =
 	"  ports      list ports with pretty names and latency ranges\n"
 	"  wait-port  wait until a port exists\n"
 	"  wait-connection  wait until two ports are connected\n"
+	"  load       print the server's DSP load (jack_cpu_load) at intervals\n"
 	"\n"
 	"'cl-probe COMMAND --help' describes a command; see cl-probe(1).\n";
 
@@ -1491,12 +1556,19 @@ static const char wait_connection_help[] =
 	"Usage: cl-probe wait-connection A B [--timeout S]\n"
 	"Exit 0 once ports A and B are connected, 1 after the timeout.\n";
 
+static const char load_help[] =
+	"Usage: cl-probe load [--seconds S] [--every S]\n"
+	"Print 'sampling load from frame_time F every S s', then one line\n"
+	"'load PERCENT' (jack_cpu_load) every --every seconds (default 0.5) for\n"
+	"--seconds (default: until SIGTERM/SIGINT), then 'xruns N' (JACK xruns\n"
+	"meanwhile). The sampler has no process callback: it adds no load.\n";
+
 enum {
 	OPT_SERVER = 256, OPT_NAME, OPT_TIMEOUT, OPT_SINE, OPT_DB, OPT_WAV,
 	OPT_IMPULSE, OPT_INTERVAL, OPT_FRAMES, OPT_SECONDS, OPT_LOOP, OPT_TO,
 	OPT_FROM, OPT_FLOAT, OPT_PCM24, OPT_MIDI, OPT_TRANSPORT, OPT_UNTIL,
 	OPT_WATCH, OPT_VERSION, OPT_START, OPT_STOP, OPT_LOCATE, OPT_BPM,
-	OPT_METER, OPT_TICKS, OPT_AT, OPT_GAP, OPT_HOLD,
+	OPT_METER, OPT_TICKS, OPT_AT, OPT_GAP, OPT_HOLD, OPT_EVERY,
 };
 
 static const struct option all_options[] = {
@@ -1530,6 +1602,7 @@ static const struct option all_options[] = {
 	{ "at", required_argument, NULL, OPT_AT },
 	{ "gap", required_argument, NULL, OPT_GAP },
 	{ "hold", no_argument, NULL, OPT_HOLD },
+	{ "every", required_argument, NULL, OPT_EVERY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -1551,6 +1624,7 @@ static const int send_midi_opts[] = { OPT_TO, OPT_AT, OPT_GAP, OPT_HOLD, 0 };
 static const int transport_opts[] = { OPT_WATCH, OPT_START, OPT_STOP,
 	OPT_LOCATE, 0 };
 static const int timebase_opts[] = { OPT_BPM, OPT_METER, OPT_TICKS, 0 };
+static const int load_opts[] = { OPT_SECONDS, OPT_EVERY, 0 };
 static const int no_opts[] = { 0 };
 
 static const struct command commands[] = {
@@ -1563,6 +1637,7 @@ static const struct command commands[] = {
 	{ "ports", ports_help, no_opts, 0, 0 },
 	{ "wait-port", wait_port_help, no_opts, 1, 1 },
 	{ "wait-connection", wait_connection_help, no_opts, 2, 2 },
+	{ "load", load_help, load_opts, 0, 0 },
 };
 
 /* True when command `cmd` takes option `val`. */
@@ -1722,6 +1797,9 @@ static int command_parse(struct probe *p, const struct command *cmd,
 			bad = parse_u64("--gap", optarg, 0, UINT32_MAX, &p->send.gap);
 			break;
 		case OPT_HOLD: p->send.hold = true; break;
+		case OPT_EVERY:
+			bad = parse_double("--every", optarg, 0.01, 3600, &p->load.every);
+			break;
 		default:
 			return CL_EXIT_USAGE;
 		}
@@ -1798,6 +1876,7 @@ int main(int argc, char **argv)
 	p->tb.beats_per_bar = 4.0;
 	p->tb.beat_type = 4.0;
 	p->tb.ticks_per_beat = 1920.0;
+	p->load.every = 0.5;
 
 	/* global options before the command */
 	int c;
@@ -1854,6 +1933,8 @@ int main(int argc, char **argv)
 		return timebase_run(p);
 	if (!strcmp(cmd->name, "ports"))
 		return ports_run(p);
+	if (!strcmp(cmd->name, "load"))
+		return load_run(p);
 	if (!strcmp(cmd->name, "wait-port"))
 		return wait_port_run(p, sub_argv[first]);
 	return wait_connection_run(p, sub_argv[first], sub_argv[first + 1]);
