@@ -596,3 +596,21 @@ int cl_atomic_sweep(const char *dir)
 	closedir(d);
 	return removed;
 }
+
+int cl_doc_known_keys(json_t *obj, const char *const *keys, const char *where,
+		      char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(obj, key, v) {
+		const char *const *k;
+		for (k = keys; *k; k++)
+			if (strcmp(*k, key) == 0)
+				break;
+		if (!*k) {
+			snprintf(err, errlen, "%sunknown key \"%s\"", where, key);
+			return -1;
+		}
+	}
+	return 0;
+}

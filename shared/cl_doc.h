@@ -75,6 +75,12 @@ const char *cl_doc_schema_string(const struct cl_schema *s, char *buf, size_t le
 json_t *cl_doc_load(const char *path, const struct cl_schema *s,
 		    char *err, size_t errlen);
 
+/* Refuse a key of obj that is not in the NULL-terminated list keys: 0, or
+ * -1 and err "<where>unknown key \"k\"". A typo in a document is an
+ * error, not a silently ignored setting. */
+int cl_doc_known_keys(json_t *obj, const char *const *keys, const char *where,
+		      char *err, size_t errlen);
+
 /* Atomically replace path with data[0..len). The new file has mode 0644
  * less the umask; a symlink at path is replaced, not followed. 0, or -1
  * and err. */

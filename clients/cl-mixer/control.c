@@ -135,14 +135,51 @@ static float param_from_norm(enum mx_param p, float x)
 	return x >= 0.5f ? 1.0f : 0.0f;
 }
 
+/* "volume", "send/2", "send/2/pre" ... for a parameter. */
+static void param_label(char *buf, size_t len, enum mx_param p, int aux)
+{
+	if (p == MX_P_SEND || p == MX_P_SEND_PRE)
+		snprintf(buf, len, "send/%d%s", aux + 1, p == MX_P_SEND_PRE ? "/pre" : "");
+	else
+		snprintf(buf, len, "%s", param_names[p]);
+}
+
+/* The parameter a label names (aux buses 1..naux): 0, or -1. */
+static int param_parse(const char *name, int naux, enum mx_param *p, int *aux)
+{
+	int k, n = 0;
+	if (sscanf(name, "send/%d%n", &k, &n) == 1 && k >= 1 && k <= naux) {
+		if (name[n] == '\0' || strcmp(name + n, "/pre") == 0) {
+			*p = name[n] ? MX_P_SEND_PRE : MX_P_SEND;
+			*aux = k - 1;
+			return 0;
+		}
+		return -1;
+	}
+	for (int i = 0; i < MX_P_SEND; i++) {
+		if (strcmp(name, param_names[i]) == 0) {
+			*p = (enum mx_param)i;
+			*aux = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* "3" or "master". */
+static void strip_label(char *buf, size_t len, int strip)
+{
+	if (strip == MX_MASTER)
+		snprintf(buf, len, "master");
+	else
+		snprintf(buf, len, "%d", strip + 1);
+}
+
 /* OSC path of a parameter: /mixer/3/volume, /mixer/3/send/2/pre, ... */
 static void param_path(char *buf, size_t len, int strip, enum mx_param p, int aux, bool norm)
 {
 	char who[16];
-	if (strip == MX_MASTER)
-		snprintf(who, sizeof(who), "master");
-	else
-		snprintf(who, sizeof(who), "%d", strip + 1);
+	strip_label(who, sizeof(who), strip);
 	if (p == MX_P_SEND || p == MX_P_SEND_PRE)
 		snprintf(buf, len, "/mixer/%s/send/%d%s", who, aux + 1,
 			 p == MX_P_SEND_PRE ? "/pre" : norm ? "/norm" : "");
@@ -501,23 +538,9 @@ static int learn_target(struct cl_osc_request *req, struct mx_binding *b)
 		return cl_osc_error(req, "no strip (1..%d or master)", m->strips);
 	}
 	const char *name = (const char *)argv[1];
-	int aux;
-	char pre[8] = "";
-	if (sscanf(name, "send/%d%7s", &aux, pre) >= 1) {
-		if (aux < 1 || aux > m->aux || (pre[0] && strcmp(pre, "/pre") != 0))
-			return cl_osc_error(req, "no parameter %s (send/1..send/%d)", name, m->aux);
-		b->param = pre[0] ? MX_P_SEND_PRE : MX_P_SEND;
-		b->aux = aux - 1;
-	} else {
-		int p;
-		for (p = 0; p < MX_P_SEND; p++)
-			if (strcmp(name, param_names[p]) == 0)
-				break;
-		if (p == MX_P_SEND)
-			return cl_osc_error(req, "no parameter %s (gain volume pan mute solo phase send/K)",
-					    name);
-		b->param = (enum mx_param)p;
-	}
+	if (param_parse(name, m->aux, &b->param, &b->aux) != 0)
+		return cl_osc_error(req, "no parameter %s (gain volume pan mute solo phase send/1..send/%d "
+				    "send/K/pre)", name, m->aux);
 	if (b->strip == MX_MASTER && b->param != MX_P_VOLUME && b->param != MX_P_MUTE)
 		return cl_osc_error(req, "the master has only volume and mute");
 	return 0;
@@ -557,17 +580,9 @@ static int on_unlearn(struct cl_osc_request *req)
 /* Send /mixer/learn <strip|master> <param> <channel 1..16> <cc> to dest. */
 static void announce_binding(struct mx *m, const struct mx_binding *b)
 {
-	char param[24];
-	if (b->param == MX_P_SEND || b->param == MX_P_SEND_PRE)
-		snprintf(param, sizeof(param), "send/%d%s", b->aux + 1,
-			 b->param == MX_P_SEND_PRE ? "/pre" : "");
-	else
-		snprintf(param, sizeof(param), "%s", param_names[b->param]);
-	char who[16];
-	if (b->strip == MX_MASTER)
-		snprintf(who, sizeof(who), "master");
-	else
-		snprintf(who, sizeof(who), "%d", b->strip + 1);
+	char param[24], who[16];
+	param_label(param, sizeof(param), b->param, b->aux);
+	strip_label(who, sizeof(who), b->strip);
 	cl_osc_broadcast(m->osc, "/mixer/learn", "ssii", who, param, b->channel + 1, b->cc);
 }
 
@@ -722,11 +737,7 @@ static json_t *state_json(const struct mx *m, bool with_midi)
 		for (int i = 0; i < m->nbindings; i++) {
 			const struct mx_binding *b = &m->bindings[i];
 			char param[24];
-			if (b->param == MX_P_SEND || b->param == MX_P_SEND_PRE)
-				snprintf(param, sizeof(param), "send/%d%s", b->aux + 1,
-					 b->param == MX_P_SEND_PRE ? "/pre" : "");
-			else
-				snprintf(param, sizeof(param), "%s", param_names[b->param]);
+			param_label(param, sizeof(param), b->param, b->aux);
 			json_array_append_new(midi, json_pack("{s:i, s:i, s:o, s:s}",
 				"channel", b->channel + 1, "cc", b->cc,
 				"strip", b->strip == MX_MASTER ? json_string("master")
@@ -790,22 +801,6 @@ static int read_bool(json_t *obj, const char *key, bool *out, const char *where,
 	return 0;
 }
 
-static int known_keys(json_t *obj, const char *const *keys, const char *where,
-		      char *err, size_t errlen)
-{
-	const char *key;
-	json_t *v;
-	json_object_foreach(obj, key, v) {
-		const char *const *k;
-		for (k = keys; *k; k++)
-			if (strcmp(*k, key) == 0)
-				break;
-		if (!*k)
-			return bad(err, errlen, "%sunknown key \"%s\"", where, key);
-	}
-	return 0;
-}
-
 /* Parse and check a state or scene document into d, starting from m's
  * current state (so absent members keep their values). */
 static int parse_doc(const struct mx *m, json_t **docp, struct mx_doc *d, char *err, size_t errlen)
@@ -820,7 +815,7 @@ static int parse_doc(const struct mx *m, json_t **docp, struct mx_doc *d, char *
 	if (cl_doc_check_schema(docp, &state_schema, err, errlen) != 0)
 		return -1;
 	json_t *doc = *docp;
-	if (known_keys(doc, top_keys, "", err, errlen))
+	if (cl_doc_known_keys(doc, top_keys, "", err, errlen))
 		return -1;
 
 	memcpy(d->p, m->p, sizeof(d->p));
@@ -846,7 +841,7 @@ static int parse_doc(const struct mx *m, json_t **docp, struct mx_doc *d, char *
 			snprintf(where, sizeof(where), "strip %d: ", s + 1);
 			if (!json_is_object(js))
 				return bad(err, errlen, "%smust be an object", where);
-			if (known_keys(js, strip_keys, where, err, errlen) ||
+			if (cl_doc_known_keys(js, strip_keys, where, err, errlen) ||
 			    read_db(js, "gain", MIXER_GAIN_MIN_DB, MIXER_GAIN_MAX_DB, false, &p->gain_db,
 				    where, err, errlen) ||
 			    read_db(js, "volume", -1e9, MIXER_VOLUME_MAX_DB, true, &p->volume_db, where,
@@ -894,7 +889,7 @@ static int parse_doc(const struct mx *m, json_t **docp, struct mx_doc *d, char *
 	json_t *master = json_object_get(doc, "master");
 	if (master && !json_is_object(master))
 		return bad(err, errlen, "\"master\" must be an object");
-	if (master && (known_keys(master, master_keys, "master: ", err, errlen) ||
+	if (master && (cl_doc_known_keys(master, master_keys, "master: ", err, errlen) ||
 		       read_db(master, "volume", -1e9, MIXER_VOLUME_MAX_DB, true, &d->master_db,
 			       "master: ", err, errlen) ||
 		       read_bool(master, "mute", &d->master_mute, "master: ", err, errlen)))
@@ -909,7 +904,7 @@ static int parse_doc(const struct mx *m, json_t **docp, struct mx_doc *d, char *
 			json_t *jb = json_array_get(midi, i);
 			char where[32];
 			snprintf(where, sizeof(where), "midi %zu: ", i + 1);
-			if (!json_is_object(jb) || known_keys(jb, midi_keys, where, err, errlen))
+			if (!json_is_object(jb) || cl_doc_known_keys(jb, midi_keys, where, err, errlen))
 				return json_is_object(jb) ? -1 : bad(err, errlen, "%smust be an object", where);
 			json_t *ch = json_object_get(jb, "channel"), *cc = json_object_get(jb, "cc");
 			json_t *st = json_object_get(jb, "strip"), *pa = json_object_get(jb, "param");
@@ -927,20 +922,8 @@ static int parse_doc(const struct mx *m, json_t **docp, struct mx_doc *d, char *
 			else
 				return bad(err, errlen, "%s\"strip\" must be 1..%d or \"master\"", where, m->strips);
 			const char *name = json_is_string(pa) ? json_string_value(pa) : "";
-			int aux, p;
-			char pre[8] = "";
-			if (sscanf(name, "send/%d%7s", &aux, pre) >= 1 && aux >= 1 && aux <= m->aux &&
-			    (!pre[0] || strcmp(pre, "/pre") == 0)) {
-				b.param = pre[0] ? MX_P_SEND_PRE : MX_P_SEND;
-				b.aux = aux - 1;
-			} else {
-				for (p = 0; p < MX_P_SEND; p++)
-					if (strcmp(name, param_names[p]) == 0)
-						break;
-				if (p == MX_P_SEND)
-					return bad(err, errlen, "%sunknown \"param\" \"%s\"", where, name);
-				b.param = (enum mx_param)p;
-			}
+			if (param_parse(name, m->aux, &b.param, &b.aux) != 0)
+				return bad(err, errlen, "%sunknown \"param\" \"%s\"", where, name);
 			if (b.strip == MX_MASTER && b.param != MX_P_VOLUME && b.param != MX_P_MUTE)
 				return bad(err, errlen, "%sthe master has only volume and mute", where);
 			d->bindings[d->nbindings++] = b;

@@ -470,24 +470,6 @@ static int member_bool(json_t *obj, const char *key, bool *out, char *err, size_
 	return 0;
 }
 
-/* Every key of obj must be in the NULL-terminated list. */
-static int known_keys(json_t *obj, const char *const *keys, const char *where,
-		      char *err, size_t errlen)
-{
-	const char *key;
-	json_t *v;
-	json_object_foreach(obj, key, v) {
-		bool found = false;
-		for (const char *const *k = keys; *k; k++)
-			found = found || strcmp(*k, key) == 0;
-		if (!found) {
-			snprintf(err, errlen, "unknown key \"%s\"%s", key, where);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 int control_state_set(void *userdata, json_t *doc, char *err, size_t errlen)
 {
 	struct transport *t = userdata;
@@ -498,7 +480,7 @@ int control_state_set(void *userdata, json_t *doc, char *err, size_t errlen)
 
 	if (cl_doc_check_schema(&d, &state_schema, err, errlen) != 0)
 		goto fail;
-	if (known_keys(d, top_keys, "", err, errlen) != 0)
+	if (cl_doc_known_keys(d, top_keys, "", err, errlen) != 0)
 		goto fail;
 
 	double bpm = t->bpm;
@@ -528,7 +510,7 @@ int control_state_set(void *userdata, json_t *doc, char *err, size_t errlen)
 			snprintf(err, errlen, "\"loop\" must be an object");
 			goto fail;
 		}
-		if (known_keys(loop, loop_keys, " in \"loop\"", err, errlen) != 0 ||
+		if (cl_doc_known_keys(loop, loop_keys, "loop: ", err, errlen) != 0 ||
 		    member_bool(loop, "enabled", &loop_on, err, errlen) != 0 ||
 		    member_number(loop, "start", 0, 86400, &loop_start, err, errlen) != 0 ||
 		    member_number(loop, "end", 0, 86400, &loop_end, err, errlen) != 0)
@@ -544,7 +526,7 @@ int control_state_set(void *userdata, json_t *doc, char *err, size_t errlen)
 			snprintf(err, errlen, "\"click\" must be an object");
 			goto fail;
 		}
-		if (known_keys(click, click_keys, " in \"click\"", err, errlen) != 0 ||
+		if (cl_doc_known_keys(click, click_keys, "click: ", err, errlen) != 0 ||
 		    member_bool(click, "enabled", &click_on, err, errlen) != 0 ||
 		    member_number(click, "level", CLICK_MIN_DB, CLICK_MAX_DB, &click_db, err, errlen) != 0)
 			goto fail;
