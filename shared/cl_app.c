@@ -90,3 +90,22 @@ void cl_state_path(char *buf, size_t len, const char *dir)
 {
 	snprintf(buf, len, "%s/state.json", dir);
 }
+
+int cl_state_save_dir(const char *dir, cl_state_get_fn get, void *userdata,
+		      char *err, size_t errlen)
+{
+	char path[4096];
+	if (!dir) {
+		snprintf(err, errlen, "no session is open");
+		return -1;
+	}
+	cl_state_path(path, sizeof(path), dir);
+	json_t *doc = get(userdata);
+	if (!doc) {
+		snprintf(err, errlen, "cannot build the state document");
+		return -1;
+	}
+	int r = cl_doc_save(path, doc, err, errlen);
+	json_decref(doc);
+	return r;
+}

@@ -33,4 +33,11 @@ int cl_state_load(const char *path, bool missing_ok, cl_state_set_fn set, void *
 /* "<dir>/state.json", the state file inside an NSM session folder. */
 void cl_state_path(char *buf, size_t len, const char *dir);
 
+typedef json_t *(*cl_state_get_fn)(void *userdata);
+
+/* Save the state document (from get) atomically as <dir>/state.json, the
+ * answer to NSM's save. 0, or -1 and err. */
+int cl_state_save_dir(const char *dir, cl_state_get_fn get, void *userdata,
+		      char *err, size_t errlen);
+
 #endif

@@ -189,16 +189,7 @@ static int nsm_open(void *userdata, const char *dir, const char *display_name,
 static int nsm_save(void *userdata, char *err, size_t errlen)
 {
 	struct mx *m = userdata;
-	char path[4096];
-	if (!m->nsm_dir) {
-		snprintf(err, errlen, "no session is open");
-		return -1;
-	}
-	cl_state_path(path, sizeof(path), m->nsm_dir);
-	json_t *doc = control_state_get(m);
-	int r = cl_doc_save(path, doc, err, errlen);
-	json_decref(doc);
-	return r;
+	return cl_state_save_dir(m->nsm_dir, control_state_get, m, err, errlen);
 }
 
 static int open_jack(struct mx *m)

@@ -113,16 +113,7 @@ static int nsm_open(void *userdata, const char *dir, const char *display_name,
 static int nsm_save(void *userdata, char *err, size_t errlen)
 {
 	struct transport *t = userdata;
-	char path[4096];
-	if (!t->nsm_dir) {
-		snprintf(err, errlen, "no session is open");
-		return -1;
-	}
-	cl_state_path(path, sizeof(path), t->nsm_dir);
-	json_t *doc = control_state_get(t);
-	int r = cl_doc_save(path, doc, err, errlen);
-	json_decref(doc);
-	return r;
+	return cl_state_save_dir(t->nsm_dir, control_state_get, t, err, errlen);
 }
 
 static const struct cl_nsm_hooks nsm_hooks_template = {
