@@ -138,8 +138,19 @@ static void apply_pretty_name(struct cl_jack *j, size_t i)
 static void detach(struct cl_jack *j)
 {
 	if (j->client) {
-		if (j->active)
+		if (j->active) {
 			jack_deactivate(j->client);
+			/* jackd 1.9.21 sends a "property changed" note per named
+			 * port while a client closes, into a socket the closing
+			 * client no longer reads: with more than ~20 named ports
+			 * the server blocks and jack_client_close() never
+			 * returns. Unregistering the ports first (their names go
+			 * with them, while we still read) avoids it. Only when
+			 * the server is alive: j->active is cleared on loss. */
+			for (size_t i = 0; i < j->nports; i++)
+				if (j->ports[i])
+					jack_port_unregister(j->client, j->ports[i]);
+		}
 		jack_client_close(j->client);
 	}
 	j->client = NULL;

@@ -26,7 +26,7 @@
 #define RECONNECT_INTERVAL_MS 500
 
 enum {
-	OPT_CHANNELS = 1000, OPT_MONO, OPT_AUX, OPT_OFFLINE, OPT_OUTPUT, OPT_FORMAT,
+	OPT_CHANNELS = 1000, OPT_MONO, OPT_AUX, OPT_OFFLINE, OPT_FORMAT,
 	OPT_ANALYZE, OPT_APPLY, OPT_TARGET, OPT_CEILING,
 };
 
@@ -43,7 +43,7 @@ static const struct cl_cli_option extra_options[] = {
 	{ { "aux", required_argument, NULL, OPT_AUX }, "K", "aux buses, 0..8 (default 2)" },
 	{ { "offline", required_argument, NULL, OPT_OFFLINE }, "MIX.json",
 	  "mix the files a mix document names, without JACK (needs -o)" },
-	{ { "output", required_argument, NULL, OPT_OUTPUT }, "FILE", "output file of --offline" },
+	{ { "output", required_argument, NULL, 'o' }, "FILE", "output file of --offline" },
 	{ { "format", required_argument, NULL, OPT_FORMAT }, "float|24",
 	  "sample format of --offline output (default float, or from the extension)" },
 	{ { "analyze", no_argument, NULL, OPT_ANALYZE }, NULL,
@@ -79,7 +79,7 @@ static int on_option(void *userdata, int val, const char *arg)
 		o->m->aux = (int)n;
 		return 0;
 	case OPT_OFFLINE: o->offline = arg; return 0;
-	case OPT_OUTPUT: o->output = arg; return 0;
+	case 'o': o->output = arg; return 0;
 	case OPT_FORMAT:
 		if (strcmp(arg, "float") != 0 && strcmp(arg, "24") != 0) {
 			fprintf(stderr, "%s: --format: expected float or 24, got '%s'\n", MX_PROG, arg);

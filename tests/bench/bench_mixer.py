@@ -100,7 +100,7 @@ def fan_out(srv, feed, targets_l, targets_r):
     return made
 
 
-def measure(srv, probe, pid, seconds):
+def measure(probe, pid, seconds):
     """Process CPU of pid (% of one core) and JACK DSP load samples over
     the same window -> (cpu_pct, LoadSamples)."""
     job = probe.load_start(seconds, 0.5, name="load")
@@ -117,6 +117,7 @@ def signal_db(probe, ports):
 
 
 def status(osc):
+    """cl-mixer's /cl/status document, or None."""
     m = osc.request("/cl/status", timeout=3)
     return json.loads(m.args[0]) if m else None
 
@@ -177,7 +178,7 @@ with h.JackServer(rate=RATE, period=PERIOD) as srv:
             % ", ".join("%.1f" % v for v in levels))
 
     st0 = status(osc)
-    cpu, load = measure(srv, probe, cl.pid, own.seconds)
+    cpu, load = measure(probe, cl.pid, own.seconds)
     st1 = status(osc)
     dsp = st1["dsp"] if st1 else {}
     ours = {"cpu": cpu, "load": load.median, "xruns": load.xruns,
@@ -224,7 +225,7 @@ for attempt in range(1, PEER_ATTEMPTS + 1 if jmb_path else 1):
         levels = signal_db(probe, ["%s:MAIN L" % name, "%s:MAIN R" % name])
         h.check(all(v > -40 for v in levels), "jack_mix_box MAIN carries the mix (%s dBFS)"
                 % ", ".join("%.1f" % v for v in levels))
-        cpu, load = measure(srv, probe, jmb.pid, own.seconds)
+        cpu, load = measure(probe, jmb.pid, own.seconds)
         alive = jmb.running()
         rc = jmb.stop()
         feed.stop()

@@ -157,4 +157,13 @@ with h.JackServer(rate=48000, period=256) as srv:
                                                          "master_out_r", "midi_in")]),
                   "ports of a mono mixer without aux")
     h.check_equal(mono.stop(), 0, "exits 0")
+
+    # --- a big mixer stops promptly: jackd 1.9.21 used to block a client
+    # with many named ports inside jack_client_close
+    big = h.Client(args.client, ["--channels", "64", "--aux", "4"], srv)
+    h.check(probe.wait_port(big.port("ch64_in_r")), "64 stereo strips up")
+    t0 = time.monotonic()
+    rc = big.stop()
+    h.check(rc == 0 and time.monotonic() - t0 < 3.0,
+            "64 strips: exit 0 within 3 s of SIGTERM (%s after %.2f s)" % (rc, time.monotonic() - t0))
 h.done()
