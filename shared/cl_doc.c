@@ -614,3 +614,20 @@ int cl_doc_known_keys(json_t *obj, const char *const *keys, const char *where,
 	}
 	return 0;
 }
+
+int cl_doc_id_check(const char *id, char *err, size_t errlen)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n > 64 || id[0] == '.') {
+		snprintf(err, errlen, "an id is 1..64 characters, not starting with '.'");
+		return -1;
+	}
+	for (const char *c = id; *c; c++) {
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		      *c == '-' || *c == '_' || *c == '.')) {
+			snprintf(err, errlen, "an id holds only letters, digits, '-', '_' and '.'");
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -75,6 +75,11 @@ const char *cl_doc_schema_string(const struct cl_schema *s, char *buf, size_t le
 json_t *cl_doc_load(const char *path, const struct cl_schema *s,
 		    char *err, size_t errlen);
 
+/* Is id a safe document id under a store folder (scenes/<id>.json,
+ * chains/<id>.json)? 1..64 letters, digits, '-', '_' and '.', not starting
+ * with '.': no id can name a path outside its folder. 0, or -1 and err. */
+int cl_doc_id_check(const char *id, char *err, size_t errlen);
+
 /* Refuse a key of obj that is not in the NULL-terminated list keys: 0, or
  * -1 and err "<where>unknown key \"k\"". A typo in a document is an
  * error, not a silently ignored setting. */

@@ -11,7 +11,6 @@
  */
 #include "mixer.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -1003,14 +1002,11 @@ int control_state_set(void *userdata, json_t *doc, char *err, size_t errlen)
 static int scene_path(struct cl_osc_request *req, const char *id, char *path, size_t len)
 {
 	struct mx *m = req->userdata;
-	size_t n = strlen(id);
+	char err[128];
 	if (!m->opt.store)
 		return cl_osc_error(req, "no store root: start cl-mixer with --store DIR");
-	if (n == 0 || n > 64 || id[0] == '.')
-		return cl_osc_error(req, "a scene id is 1..64 characters, not starting with '.'");
-	for (const char *c = id; *c; c++)
-		if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.')
-			return cl_osc_error(req, "a scene id holds only letters, digits, '-', '_' and '.'");
+	if (cl_doc_id_check(id, err, sizeof(err)) != 0)
+		return cl_osc_error(req, "scene %s", err);
 	snprintf(path, len, "%s/scenes/%s.json", m->opt.store, id);
 	return 0;
 }

@@ -17,6 +17,8 @@ CLIENTS = {
                      lambda d: d.get("bpm")),
     "cl-mixer": ("cl-mixer", "master_out_l", ("/mixer/1/volume", -6.0), "/mixer/1/volume", -6.0,
                  lambda d: d.get("strips", [{}])[0].get("volume")),
+    "cl-fx": ("cl-fx", "out_l", ("/fx/add", "delay"), "/fx/chain", "delay",
+              lambda d: (d.get("chain", {}).get("effects") or [{}])[0].get("type")),
 }
 
 args = h.parse_args()

@@ -40,7 +40,23 @@ def mixer_after(cl, osc, probe):
     play.stop()
 
 
+def fx_during(osc):
+    osc.send("/fx/add", "peq")           # built now, running once the server is back
+    q = osc.request("/fx/chain")
+    h.check(q is not None and q.args == ["peq"], "the rack takes an edit while the server is away")
+
+
+def fx_after(cl, osc, probe):
+    play = probe.play([cl.port("in_l")], sine=997, db=-6.0)
+    time.sleep(0.2)
+    cap = probe.capture([cl.port("out_l")], frames=24000)
+    h.check_close(h.peak_db(cap.channels[0]), -6.0, 0.1,
+                  "after the restart a sine passes the (flat) chain at its level")
+    play.stop()
+
+
 CLIENTS = {
+    "cl-fx": ([], ["in_l", "in_r", "midi_in", "out_l", "out_r"], fx_during, fx_after),
     "cl-transport": (["--click"], ["click_out", "clock_out"], transport_during, transport_after),
     "cl-mixer": (["--channels", "1", "--aux", "1"],
                  ["aux1_out_l", "aux1_out_r", "ch1_in_l", "ch1_in_r", "master_out_l",

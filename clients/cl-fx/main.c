@@ -1,0 +1,268 @@
+/*
+ * cl-fx lifecycle. Live (default): JACK client with OSC control, one poll()
+ * loop over the OSC socket, NSM, the JACK server-loss pipe and the signal
+ * pipe. Set-up order: options, queues, state (--state / --chain, checked
+ * now, built once JACK gives the rate), OSC, JACK; teardown in reverse.
+ */
+#include "fx.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cl_app.h"
+#include "cl_doc.h"
+#include "cl_log.h"
+
+#define RECONNECT_INTERVAL_MS 500
+
+enum { OPT_CHANNELS = 1000, OPT_CHAIN };
+
+static const struct cl_cli_option extra_options[] = {
+	{ { "channels", required_argument, NULL, OPT_CHANNELS }, "N", "audio channels, 1..8 (default 2)" },
+	{ { "chain", required_argument, NULL, OPT_CHAIN }, "FILE", "load this chain document at start" },
+	{ { NULL, 0, NULL, 0 }, NULL, NULL },
+};
+
+static int on_option(void *userdata, int val, const char *arg)
+{
+	struct fx_app *a = userdata;
+	long n;
+	switch (val) {
+	case OPT_CHANNELS:
+		if (cl_cli_parse_int(arg, 1, FX_MAX_CHANNELS, &n) != 0) {
+			fprintf(stderr, "%s: --channels: expected 1..%d, got '%s'\n", FX_PROG, FX_MAX_CHANNELS, arg);
+			return -1;
+		}
+		a->channels = (int)n;
+		return 0;
+	case OPT_CHAIN:
+		a->chain_file = arg;
+		return 0;
+	}
+	return -1;
+}
+
+/* in/out (mono), in_l/in_r/out_l/out_r (stereo), in_1..in_N otherwise. */
+static void ports_init(struct fx_app *a)
+{
+	static const char *const lr[] = { "l", "r" };
+	size_t n = 0;
+	for (int dir = 0; dir < 2; dir++) {
+		for (int c = 0; c < a->channels; c++, n++) {
+			const char *io = dir ? "out" : "in";
+			if (a->channels == 1)
+				snprintf(a->names[n], sizeof(a->names[n]), "%s", io);
+			else if (a->channels == 2)
+				snprintf(a->names[n], sizeof(a->names[n]), "%s_%s", io, lr[c]);
+			else
+				snprintf(a->names[n], sizeof(a->names[n]), "%s_%d", io, c + 1);
+			if (a->channels == 2)
+				snprintf(a->pretty[n], sizeof(a->pretty[n]), "FX %s %s", dir ? "Out" : "In",
+					 c ? "R" : "L");
+			else
+				snprintf(a->pretty[n], sizeof(a->pretty[n]), "FX %s %d", dir ? "Out" : "In", c + 1);
+			a->specs[n] = (struct cl_port_spec){ a->names[n], a->pretty[n], JACK_DEFAULT_AUDIO_TYPE,
+							     dir ? JackPortIsOutput : JackPortIsInput, 0 };
+		}
+	}
+	snprintf(a->names[n], sizeof(a->names[n]), "midi_in");
+	snprintf(a->pretty[n], sizeof(a->pretty[n]), "FX MIDI In");
+	a->specs[n] = (struct cl_port_spec){ a->names[n], a->pretty[n], JACK_DEFAULT_MIDI_TYPE,
+					     JackPortIsInput, 0 };
+	a->nports = n + 1;
+}
+
+/* A chain document given with --chain becomes the state. */
+static int load_chain_file(struct fx_app *a, const char *path)
+{
+	char err[512];
+	json_t *chain = cl_doc_load_file(path, err, sizeof(err));
+	if (!chain) {
+		cl_error("cannot load chain: %s", err);
+		return -1;
+	}
+	json_t *state = json_pack("{s:s, s:O}", "schema", FX_SCHEMA_KIND "/1", "chain", chain);
+	json_decref(chain);
+	int r = control_state_set(a, state, err, sizeof(err));
+	json_decref(state);
+	if (r != 0)
+		cl_error("%s: %s", path, err);
+	return r;
+}
+
+static int nsm_open(void *userdata, const char *dir, const char *display_name,
+		    const char *client_id, char *err, size_t errlen)
+{
+	struct fx_app *a = userdata;
+	char path[4096];
+	cl_state_path(path, sizeof(path), dir);
+	if (cl_state_load(path, true, control_state_set, a) != 0) {
+		snprintf(err, errlen, "cannot load %s (see the log)", path);
+		return -1;
+	}
+	free(a->nsm_dir);
+	a->nsm_dir = strdup(dir);
+	free(a->jack_name);
+	a->jack_name = strdup(client_id);
+	if (!a->opt.store)
+		a->opt.store = a->nsm_dir;
+	a->nsm_opened = true;
+	cl_info("NSM session '%s': state in %s", display_name, dir);
+	return 0;
+}
+
+static int nsm_save(void *userdata, char *err, size_t errlen)
+{
+	struct fx_app *a = userdata;
+	return cl_state_save_dir(a->nsm_dir, control_state_get, a, err, errlen);
+}
+
+static int open_jack(struct fx_app *a)
+{
+	char err[512];
+	if (cl_jack_open(&a->jack, a->jack_name, a->opt.server, a->specs, a->nports,
+			 engine_setup, a, err, sizeof(err)) != 0) {
+		cl_error("%s", err);
+		return -1;
+	}
+	if (control_start(a, err, sizeof(err)) != 0) {
+		cl_error("%s", err);
+		return -1;
+	}
+	cl_info("JACK client '%s': %d channels at %u Hz, %d effects",
+		jack_get_client_name(a->jack.client), a->channels, a->rate, a->chain->count);
+	return 0;
+}
+
+static int run(struct fx_app *a)
+{
+	struct timespec next_reconnect = { 0 }, now;
+	bool jack_started = cl_jack_is_up(&a->jack);
+
+	while (!a->quit && !cl_signal_caught()) {
+		struct pollfd fds[4];
+		int nfds = 0, jack_i = -1, nsm_i = -1;
+		fds[nfds++] = (struct pollfd){ .fd = cl_signals_fd(), .events = POLLIN };
+		fds[nfds++] = (struct pollfd){ .fd = cl_osc_fd(a->osc), .events = POLLIN };
+		if (cl_jack_is_up(&a->jack)) {
+			jack_i = nfds;
+			fds[nfds++] = (struct pollfd){ .fd = cl_jack_fd(&a->jack), .events = POLLIN };
+		}
+		if (a->nsm) {
+			nsm_i = nfds;
+			fds[nfds++] = (struct pollfd){ .fd = cl_nsm_fd(a->nsm), .events = POLLIN };
+		}
+		cl_log_flush();
+		if (poll(fds, (nfds_t)nfds, 5) < 0 && errno != EINTR) {
+			cl_error("poll: %s", strerror(errno));
+			return -1;
+		}
+		/* events first: recording needs the latest transport position */
+		control_events(a);
+		if (fds[1].revents & POLLIN)
+			cl_osc_receive(a->osc);
+		if (nsm_i >= 0 && (fds[nsm_i].revents & POLLIN))
+			cl_nsm_receive(a->nsm);
+		if (jack_i >= 0 && (fds[jack_i].revents & (POLLIN | POLLHUP)))
+			cl_jack_lost(&a->jack);
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!jack_started && a->nsm && a->nsm_opened) {
+			if (open_jack(a) != 0)
+				return -1;
+			jack_started = true;
+		} else if (jack_started && !cl_jack_is_up(&a->jack) &&
+			   (now.tv_sec > next_reconnect.tv_sec ||
+			    (now.tv_sec == next_reconnect.tv_sec && now.tv_nsec >= next_reconnect.tv_nsec))) {
+			if (cl_jack_try_reopen(&a->jack) == 0)
+				control_latency_changed(a);
+			next_reconnect = now;
+			next_reconnect.tv_nsec += RECONNECT_INTERVAL_MS * 1000000L;
+			if (next_reconnect.tv_nsec >= 1000000000L) {
+				next_reconnect.tv_sec++;
+				next_reconnect.tv_nsec -= 1000000000L;
+			}
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct fx_app app;
+	struct fx_app *a = &app;
+	struct cl_cli_spec spec = {
+		.prog = FX_PROG,
+		.summary = "JACK effect rack: EQ, dynamics, saturation, delays, reverbs, automation",
+		.default_osc_port = FX_DEFAULT_OSC_PORT,
+		.extra = extra_options,
+		.extra_fn = on_option,
+		.userdata = a,
+	};
+	struct cl_osc_hooks hooks = control_hooks_template;
+	struct cl_nsm_hooks nsm_hooks = { .open = nsm_open, .save = nsm_save };
+	char err[512];
+	int status = CL_EXIT_FAILURE;
+
+	a->channels = 2;
+	int r = cl_cli_parse(argc, argv, &spec, &a->opt);
+	if (r >= 0)
+		return r;
+	if (a->opt.osc_doc) {
+		cl_osc_print_doc(control_methods, control_method_count, stdout);
+		return CL_EXIT_OK;
+	}
+	cl_log_init(FX_PROG, a->opt.verbose);
+	a->jack_name = strdup(a->opt.name);
+	hooks.userdata = a;
+	nsm_hooks.userdata = a;
+	ports_init(a);
+
+	if (cl_signals_init() != 0) {
+		cl_error("cannot create the signal pipe: %s", strerror(errno));
+		goto out;
+	}
+	if (engine_init(a) != 0 || control_init(a) != 0) {
+		cl_error("out of memory");
+		goto out_engine;
+	}
+	if (a->opt.state && cl_state_load(a->opt.state, false, control_state_set, a) != 0)
+		goto out_engine;
+	if (a->chain_file && load_chain_file(a, a->chain_file) != 0)
+		goto out_engine;
+	a->osc = cl_osc_new(a->opt.osc_bind, a->opt.osc_port, control_methods, control_method_count,
+			    &hooks, err, sizeof(err));
+	if (!a->osc) {
+		cl_error("%s", err);
+		goto out_engine;
+	}
+	a->nsm = cl_nsm_new(FX_PROG, argv[0], &nsm_hooks, err, sizeof(err));
+	if (!a->nsm && err[0]) {
+		cl_error("NSM: %s", err);
+		goto out_osc;
+	}
+	if (!a->nsm && open_jack(a) != 0)
+		goto out_nsm;
+
+	status = run(a) == 0 ? CL_EXIT_OK : CL_EXIT_FAILURE;
+	if (cl_signal_caught())
+		cl_info("signal %d: stopping", cl_signal_caught());
+	cl_jack_close(&a->jack);
+out_nsm:
+	cl_nsm_free(a->nsm);
+out_osc:
+	cl_osc_free(a->osc);
+out_engine:
+	control_done(a);
+	engine_done(a);
+out:
+	cl_log_flush();
+	if (a->opt.store == a->nsm_dir)
+		a->opt.store = NULL;
+	free(a->jack_name);
+	free(a->nsm_dir);
+	return status;
+}
