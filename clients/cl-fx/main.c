@@ -18,13 +18,35 @@
 
 #define RECONNECT_INTERVAL_MS 500
 
-enum { OPT_CHANNELS = 1000, OPT_CHAIN };
+enum { OPT_CHANNELS = 1000, OPT_CHAIN, OPT_EFFECTS_DOC };
 
 static const struct cl_cli_option extra_options[] = {
 	{ { "channels", required_argument, NULL, OPT_CHANNELS }, "N", "audio channels, 1..8 (default 2)" },
 	{ { "chain", required_argument, NULL, OPT_CHAIN }, "FILE", "load this chain document at start" },
+	{ { "effects-doc", no_argument, NULL, OPT_EFFECTS_DOC }, NULL,
+	  "print every effect and parameter as man page text (roff) and exit" },
 	{ { NULL, 0, NULL, 0 }, NULL, NULL },
 };
+
+/* The EFFECTS section of the man page, from the parameter tables, so the
+ * page cannot drift from the code (a test compares them). */
+static void print_effects_doc(FILE *out)
+{
+	static const char *const curves[] = { "linear", "log", "choice", "toggle" };
+	for (int i = 0; fx_types[i]; i++) {
+		const struct fx_type *t = fx_types[i];
+		fprintf(out, ".SS %s\n%s\n.TS\nl l l l l l.\n", t->id, t->doc);
+		fprintf(out, "parameter\tunit\tmin\tmax\tdefault\tcurve\n");
+		for (int p = 0; p < t->nparams; p++) {
+			const struct fx_param *fp = &t->params[p];
+			fprintf(out, "%s\t%s\t%g\t%g\t%g\t%s\n", fp->name, fp->unit[0] ? fp->unit : "-",
+				fp->min, fp->max, fp->def, curves[fp->curve]);
+		}
+		fprintf(out, ".TE\n");
+		for (int p = 0; p < t->nparams; p++)
+			fprintf(out, ".TP\n.B %s\n%s\n", t->params[p].name, t->params[p].doc);
+	}
+}
 
 static int on_option(void *userdata, int val, const char *arg)
 {
@@ -41,6 +63,9 @@ static int on_option(void *userdata, int val, const char *arg)
 	case OPT_CHAIN:
 		a->chain_file = arg;
 		return 0;
+	case OPT_EFFECTS_DOC:
+		print_effects_doc(stdout);
+		exit(CL_EXIT_OK);
 	}
 	return -1;
 }
