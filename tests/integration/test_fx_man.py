@@ -22,4 +22,17 @@ for t in ("peq", "lowshelf", "highshelf", "highpass", "lowpass", "compressor", "
           "gate", "saturation", "distortion", "waveshaper", "delay", "pingpong", "multitap",
           "freeverb", "hall", "plate"):
     h.check(".SS %s\n" % t in section, "the page documents %s" % t)
+readme = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+with open(readme) as f:
+    rtext = f.read()
+rsec = rtext.split("<!-- BEGIN EFFECTS", 1)[-1].split("<!-- END EFFECTS", 1)[0]
+blocks = r.stdout.split(".SS ")[1:]
+missing = []
+for b in blocks:
+    tid = b.split("\n", 1)[0]
+    names = [l.split("\t")[0] for l in b.split(".TS\n")[1].split(".TE")[0].strip().split("\n")[2:]]
+    row = next((l for l in rsec.splitlines() if l.startswith("| `%s` |" % tid)), "")
+    missing += ["%s.%s" % (tid, n) for n in names if "`%s`" % n not in row]
+h.check(len(blocks) == 18 and not missing,
+        "README lists every effect and parameter (missing: %s)" % missing[:5])
 h.done()
