@@ -196,8 +196,11 @@ static int on_process(jack_nframes_t n, void *arg)
 				     .a = (double)pos.frame / rate, .b = bbt ? clk.beats - n * clk.beats_per_frame : 0.0,
 				     .c = bbt ? pos.beats_per_minute : 0.0 };
 		emit(a, &ev);
-		if (rolling)
+		/* while rolling, and once more after a stop: the values at the
+		 * position where the transport came to rest */
+		if (rolling || e->reported_rolling)
 			report_automation(a);
+		e->reported_rolling = rolling;
 	}
 
 	cl_cycle_end(&e->stats, began);

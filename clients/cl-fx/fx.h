@@ -56,6 +56,7 @@ struct fx_engine {
 	float *buf[FX_MAX_CHANNELS];   /* work buffers of FX_MAX_BLOCK */
 	double bpm;                    /* last tempo given to the chain */
 	uint32_t report_frames;        /* frames since the last position event */
+	bool reported_rolling;         /* the last report was made while rolling */
 	uint32_t event_overruns;
 	struct cl_cycle_stats stats;
 };

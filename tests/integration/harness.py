@@ -91,6 +91,7 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--client", help="the program under test")
     ap.add_argument("--probe", help="path of cl-probe")
+    ap.add_argument("--transport", help="cl-transport, for tests that need a timebase master")
     ap.add_argument("--rtsan", action="store_true",
                     help="the client is a RealtimeSanitizer build")
     ARGS = ap.parse_args(argv)
