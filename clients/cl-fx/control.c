@@ -157,11 +157,26 @@ static void on_old_chain(struct fx_app *a, struct fx_chain *old)
 	a->graves = kept;
 }
 
+/* Latency of the chain as it will sound: slots not bypassed, each at the
+ * latency its instance has now (a look-ahead the audio thread applied). */
+static uint32_t chain_latency(const struct fx_app *a)
+{
+	uint32_t sum = 0;
+	for (int i = 0; a->chain && i < a->chain->count; i++)
+		if (!cs.ctl[i].bypass)
+			sum += fx_slot_latency(a->chain->slot[i]);
+	return sum;
+}
+
 void control_latency_changed(struct fx_app *a)
 {
+	static uint32_t reported = UINT32_MAX;
 	if (!a->chain || !cl_jack_is_up(&a->jack))
 		return;
-	uint32_t lat = fx_chain_latency(a->chain);
+	uint32_t lat = chain_latency(a);
+	if (lat == reported)
+		return;
+	reported = lat;
 	for (int c = 0; c < a->channels; c++)
 		cl_jack_set_port_latency(&a->jack, fx_port_out(a, c), lat);
 }
@@ -810,6 +825,8 @@ void control_events(struct fx_app *a)
 		}
 	}
 	run_due(a);
+	/* parameters (a limiter's look-ahead) and bypass change latency */
+	control_latency_changed(a);
 }
 
 int control_init(struct fx_app *a)
@@ -875,7 +892,7 @@ static json_t *on_status(void *userdata)
 		"program", FX_PROG, "version", CL_VERSION,
 		"jack", "connected", cl_jack_is_up(&a->jack), "client", a->jack_name, "rate", (int)a->rate,
 		"rack", "channels", a->channels, "chain", slots,
-		"latency", a->chain ? (int)fx_chain_latency(a->chain) : 0,
+		"latency", (int)chain_latency(a),
 		"lanes", a->lanes ? a->lanes->count : 0,
 		"dsp", "cycles", (json_int_t)a->eng.stats.cycles, "cycle_us_median", median,
 		"cycle_us_p99", p99, "cycle_us_max", a->eng.stats.max_us);

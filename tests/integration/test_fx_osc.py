@@ -128,6 +128,18 @@ with h.JackServer(rate=RATE, period=256) as srv:
     play.stop()
     h.check_equal(cl.stop(), 0, "cl-fx exits 0 on SIGTERM")
 
+    # a look-ahead limiter's latency shows on the output ports
+    cl = h.Client(args.client, [], srv)
+    osc = cl.osc_client()
+    osc.send("/fx/add", "limiter")
+    osc.send("/fx/0/lookahead", 2.0)
+    osc.request("/cl/ping", reply="/cl/pong")
+    time.sleep(0.3)
+    lat = {p["name"]: p["capture"] for p in probe.ports()}
+    h.check(lat.get(cl.port("out_l")) == (96, 96),
+            "out_l reports the limiter's 2 ms = 96 frames of latency (%r)" % (lat.get(cl.port("out_l")),))
+    h.check_equal(cl.stop(), 0, "exits 0")
+
     # --chain at start, and a bad one
     path = os.path.join(store, "chains", "verse.json")
     cl = h.Client(args.client, ["--chain", path], srv)
