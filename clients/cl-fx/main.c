@@ -15,14 +15,30 @@
 #include "cl_app.h"
 #include "cl_doc.h"
 #include "cl_log.h"
+#include "offline.h"
 
 #define RECONNECT_INTERVAL_MS 500
 
-enum { OPT_CHANNELS = 1000, OPT_CHAIN, OPT_EFFECTS_DOC };
+enum { OPT_CHANNELS = 1000, OPT_CHAIN, OPT_EFFECTS_DOC, OPT_OFFLINE, OPT_FORMAT, OPT_BPM, OPT_TAIL };
+
+/* Options of the offline mode. */
+static struct {
+	bool on;
+	const char *format;
+	double bpm, tail;
+} offline = { .bpm = 120.0 };
 
 static const struct cl_cli_option extra_options[] = {
 	{ { "channels", required_argument, NULL, OPT_CHANNELS }, "N", "audio channels, 1..8 (default 2)" },
 	{ { "chain", required_argument, NULL, OPT_CHAIN }, "FILE", "load this chain document at start" },
+	{ { "offline", no_argument, NULL, OPT_OFFLINE }, NULL,
+	  "render the IN file through --chain into OUT without JACK" },
+	{ { "format", required_argument, NULL, OPT_FORMAT }, "float|24|16",
+	  "sample format of the offline output (default from the extension)" },
+	{ { "bpm", required_argument, NULL, OPT_BPM }, "BPM",
+	  "tempo for beat lanes and synced delays offline (default 120)" },
+	{ { "tail", required_argument, NULL, OPT_TAIL }, "S",
+	  "seconds of silence rendered after the input offline, to let reverbs ring out" },
 	{ { "effects-doc", no_argument, NULL, OPT_EFFECTS_DOC }, NULL,
 	  "print every effect and parameter as man page text (roff) and exit" },
 	{ { NULL, 0, NULL, 0 }, NULL, NULL },
@@ -62,6 +78,24 @@ static int on_option(void *userdata, int val, const char *arg)
 		return 0;
 	case OPT_CHAIN:
 		a->chain_file = arg;
+		return 0;
+	case OPT_OFFLINE:
+		offline.on = true;
+		return 0;
+	case OPT_FORMAT:
+		offline.format = arg;
+		return 0;
+	case OPT_BPM:
+		if (cl_cli_parse_double(arg, 10, 400, &offline.bpm) != 0) {
+			fprintf(stderr, "%s: --bpm: expected 10..400, got '%s'\n", FX_PROG, arg);
+			return -1;
+		}
+		return 0;
+	case OPT_TAIL:
+		if (cl_cli_parse_double(arg, 0, 3600, &offline.tail) != 0) {
+			fprintf(stderr, "%s: --tail: expected 0..3600 s, got '%s'\n", FX_PROG, arg);
+			return -1;
+		}
 		return 0;
 	case OPT_EFFECTS_DOC:
 		print_effects_doc(stdout);
@@ -226,6 +260,7 @@ int main(int argc, char **argv)
 		.extra = extra_options,
 		.extra_fn = on_option,
 		.userdata = a,
+		.operands = "[IN OUT]",
 	};
 	struct cl_osc_hooks hooks = control_hooks_template;
 	struct cl_nsm_hooks nsm_hooks = { .open = nsm_open, .save = nsm_save };
@@ -241,6 +276,25 @@ int main(int argc, char **argv)
 		return CL_EXIT_OK;
 	}
 	cl_log_init(FX_PROG, a->opt.verbose);
+	int operands = argc - a->opt.first_operand;
+	if (offline.on) {
+		if (operands != 2 || !a->chain_file) {
+			fprintf(stderr, "%s: --offline needs --chain FILE and two files: IN OUT\n", FX_PROG);
+			return CL_EXIT_USAGE;
+		}
+		if (fx_offline_render(a->chain_file, argv[a->opt.first_operand],
+				      argv[a->opt.first_operand + 1], offline.format, offline.bpm,
+				      offline.tail, true, err, sizeof(err)) != 0) {
+			cl_error("%s", err);
+			cl_log_flush();
+			return CL_EXIT_FAILURE;
+		}
+		return CL_EXIT_OK;
+	}
+	if (operands > 0) {
+		fprintf(stderr, "%s: files are only taken with --offline\n", FX_PROG);
+		return CL_EXIT_USAGE;
+	}
 	a->jack_name = strdup(a->opt.name);
 	hooks.userdata = a;
 	nsm_hooks.userdata = a;

@@ -8,9 +8,10 @@
  * ramping in from the defaults, then mixer_process() in blocks of 1024
  * frames. Its output is therefore the live mix sample for sample. The
  * whole document is checked and every file opened before anything is
- * written, so most mistakes cost nothing; the output then goes through a
- * hidden temporary in the target's folder, renamed into place only when
- * complete (sf_close, fsync and close all checked).
+ * written, so most mistakes cost nothing; the output then goes through
+ * the shared writer (cl_audiofile.h): a hidden temporary in the target's
+ * folder, renamed into place only when complete, removed on any error or
+ * interrupt.
  *
  * Analysis uses libebur128 (BS.1770-4 / EBU R128: gated integrated
  * loudness, loudness range, true peak by oversampling). A fader proposal
@@ -29,19 +30,17 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <ebur128.h>
 #include <jansson.h>
 #include <sndfile.h>
 
+#include "cl_audiofile.h"
 #include "cl_doc.h"
 #include "cl_log.h"
 #include "dsp.h"
@@ -49,20 +48,7 @@
 #define BLOCK_FRAMES 1024
 #define MIN_RATE 8000
 #define MAX_RATE 768000
-#define PROGRESS_INTERVAL_S 0.1
-#define PROGRESS_WIDTH 30
 #define GATE_LUFS (-70.0)   /* BS.1770's absolute gate */
-
-/* Set by SIGINT/SIGTERM while a mixdown runs; the loop stops and the
- * temporary is removed. */
-static volatile sig_atomic_t interrupted;
-
-/* Signal handler: only raises the flag. */
-static void on_interrupt(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
 
 struct mix_strip {
 	const char *file;            /* as written (owned by the document) */
@@ -488,122 +474,6 @@ static struct mixer *mix_mixer(const struct mix *mx, char *err, size_t errlen)
 /* ------------------------------------------------------------------ */
 /* mixdown */
 
-/* The container and sample format of the output. */
-static int output_format(const char *out_path, const char *format, int *sf_format,
-			 char *err, size_t errlen)
-{
-	const char *base = strrchr(out_path, '/');
-	base = base ? base + 1 : out_path;
-	const char *dot = strrchr(base, '.');
-	int container;
-	if (dot && strcasecmp(dot, ".wav") == 0)
-		container = SF_FORMAT_WAV;
-	else if (dot && strcasecmp(dot, ".flac") == 0)
-		container = SF_FORMAT_FLAC;
-	else if (dot && (strcasecmp(dot, ".aif") == 0 || strcasecmp(dot, ".aiff") == 0))
-		container = SF_FORMAT_AIFF;
-	else {
-		snprintf(err, errlen, "%s: cannot tell the file type from its name: use .wav, .flac or .aiff",
-			 out_path);
-		return -1;
-	}
-
-	int sample;
-	if (!format)
-		sample = container == SF_FORMAT_FLAC ? SF_FORMAT_PCM_24 : SF_FORMAT_FLOAT;
-	else if (strcmp(format, "float") == 0)
-		sample = SF_FORMAT_FLOAT;
-	else if (strcmp(format, "24") == 0)
-		sample = SF_FORMAT_PCM_24;
-	else if (strcmp(format, "16") == 0)
-		sample = SF_FORMAT_PCM_16;
-	else {
-		snprintf(err, errlen, "unknown sample format \"%s\" (want float, 24 or 16)", format);
-		return -1;
-	}
-	if (container == SF_FORMAT_FLAC && sample == SF_FORMAT_FLOAT) {
-		snprintf(err, errlen, "%s: FLAC holds integer samples only: use --format 24 (or a .wav file for float)",
-			 out_path);
-		return -1;
-	}
-	*sf_format = container | sample;
-	return 0;
-}
-
-/* Seconds on the monotonic clock. */
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* "\rmixdown  42% [############..................]   12.3 / 29.0 s" */
-static void progress_draw(uint64_t done, uint64_t total, uint32_t rate, bool last)
-{
-	int filled = total ? (int)(PROGRESS_WIDTH * (double)done / (double)total) : PROGRESS_WIDTH;
-	int percent = total ? (int)(100.0 * (double)done / (double)total) : 100;
-	char bar[PROGRESS_WIDTH + 1];
-	if (filled > PROGRESS_WIDTH)
-		filled = PROGRESS_WIDTH;
-	if (percent > 100)
-		percent = 100;
-	memset(bar, '#', (size_t)filled);
-	memset(bar + filled, '.', (size_t)(PROGRESS_WIDTH - filled));
-	bar[PROGRESS_WIDTH] = '\0';
-	fprintf(stderr, "\rmixdown %3d%% [%s] %7.1f / %.1f s%s", percent, bar, (double)done / rate,
-		(double)total / rate, last ? "\n" : "");
-	fflush(stderr);
-}
-
-/* A hidden temporary beside out_path (the name cl_atomic_sweep knows);
- * its descriptor, or -1 and err. */
-static int temp_create(const char *out_path, char *tmp, size_t tmplen, char *err, size_t errlen)
-{
-	const char *slash = strrchr(out_path, '/');
-	const char *base = slash ? slash + 1 : out_path;
-	int dir_len = slash ? (int)(slash - out_path) + 1 : 0;
-	if (*base == '\0') {
-		snprintf(err, errlen, "cannot write %s: not a file name", out_path);
-		return -1;
-	}
-	if ((size_t)snprintf(tmp, tmplen, "%.*s.%s.tmp-XXXXXX", dir_len, out_path, base) >= tmplen) {
-		snprintf(err, errlen, "cannot write %s: the name is too long", out_path);
-		return -1;
-	}
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot create a temporary file beside %s: %s", out_path,
-			 strerror(errno));
-		return -1;
-	}
-	/* mkstemp makes 0600; an audio file is for everyone the umask allows. */
-	mode_t mask = umask(0);
-	umask(mask);
-	if (fchmod(fd, 0666 & ~mask) != 0)
-		cl_warn("cannot set the mode of %s: %s", tmp, strerror(errno));
-	return fd;
-}
-
-/* fsync the folder of path so the rename survives a crash. */
-static int sync_folder(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char dir[PATH_MAX];
-	if (!slash)
-		snprintf(dir, sizeof dir, ".");
-	else if (slash == path)
-		snprintf(dir, sizeof dir, "/");
-	else
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int r = fsync(fd);
-	close(fd);
-	return r;
-}
-
 /* Read the next block of every strip into its channel buffers; returns the
  * longest count read (0 when every file has ended), or -1 and err. */
 static long mix_read_block(struct mix *mx, float *inter, float *const *bufs, const float **in,
@@ -649,52 +519,6 @@ static long mix_read_block(struct mix *mx, float *inter, float *const *bufs, con
 	return longest;
 }
 
-/*
- * A float sample as `bits`-bit PCM in the top bits of an int (what
- * sf_writef_int takes): rounded to the nearest step of 2^-(bits-1), the
- * scale libsndfile reads back with, so a sample survives within half a
- * step; clipped at full scale (counted) instead of wrapping; NaN as 0.
- */
-static int to_pcm(float x, int bits, uint64_t *clipped)
-{
-	double full = (double)(1L << (bits - 1));
-	double v = isnan(x) ? 0.0 : nearbyint((double)x * full);
-	if (v > full - 1.0) {
-		v = full - 1.0;
-		(*clipped)++;
-	} else if (v < -full) {
-		v = -full;
-		(*clipped)++;
-	}
-	return (int)((int32_t)v * (int32_t)(1L << (32 - bits)));
-}
-
-struct signal_save {
-	struct sigaction intr, term, xfsz;
-};
-
-/* Stop cleanly on SIGINT/SIGTERM, and turn a file-size limit into an
- * EFBIG write error instead of a core dump. */
-static void signals_catch(struct signal_save *save)
-{
-	struct sigaction sa = { .sa_handler = on_interrupt };
-	struct sigaction ign = { .sa_handler = SIG_IGN };
-	sigemptyset(&sa.sa_mask);
-	sigemptyset(&ign.sa_mask);
-	interrupted = 0;
-	sigaction(SIGINT, &sa, &save->intr);
-	sigaction(SIGTERM, &sa, &save->term);
-	sigaction(SIGXFSZ, &ign, &save->xfsz);
-}
-
-/* Put back the handlers signals_catch replaced. */
-static void signals_restore(const struct signal_save *save)
-{
-	sigaction(SIGINT, &save->intr, NULL);
-	sigaction(SIGTERM, &save->term, NULL);
-	sigaction(SIGXFSZ, &save->xfsz, NULL);
-}
-
 /* Mix a document's files into out_path; see offline.h. */
 int offline_mixdown(const char *mix_path, const char *out_path, const char *format,
 		    bool progress, char *err, size_t errlen)
@@ -702,26 +526,20 @@ int offline_mixdown(const char *mix_path, const char *out_path, const char *form
 	struct mix mx;
 	struct mixer *m = NULL;
 	float *inter = NULL, *out_inter = NULL, *pool = NULL;
-	int *out_int = NULL;
 	float **bufs = NULL;
 	const float **in = NULL;
 	float *master[2], *aux[2 * MIXER_MAX_AUX];
-	char tmp[PATH_MAX];
-	int tmp_fd = -1, sf_format, status = -1;
-	SNDFILE *out = NULL;
-	struct signal_save saved;
-	bool pcm, show = progress && isatty(STDERR_FILENO), drawn = false;
-	uint64_t total = 0, done_frames = 0, clipped = 0;
-	float peak = 0.0f;
-	double last_draw = 0.0;
+	int sf_format, status = -1;
+	struct cl_audio_out *out = NULL;
+	struct cl_render_signals saved;
+	struct cl_progress bar = { 0 };
+	uint64_t total = 0, done_frames = 0;
 
-	if (output_format(out_path, format, &sf_format, err, errlen) != 0)
+	if (cl_audio_format(out_path, format, &sf_format, err, errlen) != 0)
 		return -1;
-	pcm = (sf_format & SF_FORMAT_SUBMASK) != SF_FORMAT_FLOAT;
-	int pcm_bits = (sf_format & SF_FORMAT_SUBMASK) == SF_FORMAT_PCM_16 ? 16 : 24;
 	if (mix_load(&mx, mix_path, err, errlen) != 0)
 		return -1;
-	signals_catch(&saved);
+	cl_render_signals_catch(&saved);
 	if (mix_open_files(&mx, err, errlen) != 0)
 		goto done;
 	if (!(m = mix_mixer(&mx, err, errlen)))
@@ -734,8 +552,7 @@ int offline_mixdown(const char *mix_path, const char *out_path, const char *form
 	in = calloc(2 * (size_t)mx.strips, sizeof *in);
 	inter = calloc(2 * BLOCK_FRAMES, sizeof(float));
 	out_inter = calloc(2 * BLOCK_FRAMES, sizeof(float));
-	out_int = calloc(2 * BLOCK_FRAMES, sizeof(int));
-	if (!pool || !bufs || !in || !inter || !out_inter || !out_int) {
+	if (!pool || !bufs || !in || !inter || !out_inter) {
 		snprintf(err, errlen, "out of memory");
 		goto done;
 	}
@@ -750,21 +567,12 @@ int offline_mixdown(const char *mix_path, const char *out_path, const char *form
 		if (mx.strip[i].info.frames > 0 && (uint64_t)mx.strip[i].info.frames > total)
 			total = (uint64_t)mx.strip[i].info.frames;
 
-	SF_INFO oinfo = { .samplerate = (int)mx.rate, .channels = 2, .format = sf_format };
-	if (!sf_format_check(&oinfo)) {
-		snprintf(err, errlen, "%s: libsndfile cannot write this format at %u Hz", out_path, mx.rate);
+	if (!(out = cl_audio_out_open(out_path, mx.rate, 2, format, err, errlen)))
 		goto done;
-	}
-	if ((tmp_fd = temp_create(out_path, tmp, sizeof tmp, err, errlen)) < 0)
-		goto done;
-	out = sf_open_fd(tmp_fd, SFM_WRITE, &oinfo, SF_FALSE);
-	if (!out) {
-		snprintf(err, errlen, "cannot write %s: %s", out_path, sf_strerror(NULL));
-		goto done;
-	}
+	cl_progress_start(&bar, "mixdown", total, mx.rate, progress);
 
 	for (;;) {
-		if (interrupted) {
+		if (cl_render_interrupted()) {
 			snprintf(err, errlen, "interrupted: %s not written", out_path);
 			goto done;
 		}
@@ -775,74 +583,35 @@ int offline_mixdown(const char *mix_path, const char *out_path, const char *form
 			break;
 		mixer_process(m, (uint32_t)n, in, master, aux);
 		for (long f = 0; f < n; f++) {
-			for (int c = 0; c < 2; c++) {
-				float x = master[c][f];
-				float a = fabsf(x);
-				if (a > peak)
-					peak = a;
-				if (pcm)
-					out_int[2 * f + c] = to_pcm(x, pcm_bits, &clipped);
-				else
-					out_inter[2 * f + c] = x;
-			}
+			out_inter[2 * f] = master[0][f];
+			out_inter[2 * f + 1] = master[1][f];
 		}
-		if ((pcm ? sf_writef_int(out, out_int, n) : sf_writef_float(out, out_inter, n)) != n) {
-			snprintf(err, errlen, "cannot write %s: %s", out_path, sf_strerror(out));
+		if (cl_audio_out_write(out, out_inter, (size_t)n, err, errlen) != 0)
 			goto done;
-		}
 		done_frames += (uint64_t)n;
-		if (show && now_s() - last_draw >= PROGRESS_INTERVAL_S) {
-			progress_draw(done_frames, total, mx.rate, false);
-			last_draw = now_s();
-			drawn = true;
-		}
+		cl_progress_update(&bar, done_frames);
 	}
 
-	int sfe = sf_close(out);
+	const struct cl_audio_out_info info = *cl_audio_out_info(out);
+	int r = cl_audio_out_commit(out, err, errlen);
 	out = NULL;
-	if (sfe != 0) {
-		snprintf(err, errlen, "cannot finish %s: %s", out_path, sf_error_number(sfe));
+	if (r != 0)
 		goto done;
-	}
-	if (fsync(tmp_fd) != 0) {
-		snprintf(err, errlen, "cannot write %s: fsync: %s", out_path, strerror(errno));
-		goto done;
-	}
-	int fd = tmp_fd;
-	tmp_fd = -1;
-	if (close(fd) != 0) {
-		snprintf(err, errlen, "cannot write %s: close: %s", out_path, strerror(errno));
-		unlink(tmp);
-		goto done;
-	}
-	if (rename(tmp, out_path) != 0) {
-		snprintf(err, errlen, "cannot rename the finished mix to %s: %s", out_path, strerror(errno));
-		unlink(tmp);
-		goto done;
-	}
-	if (sync_folder(out_path) != 0)
-		cl_warn("%s is written, but syncing its folder failed: %s", out_path, strerror(errno));
-	if (show)
-		progress_draw(done_frames, total, mx.rate, true);
-	if (clipped)
+	cl_progress_end(&bar, done_frames, true);
+	if (info.clipped)
 		cl_warn("%s: %llu samples clipped (master peak %+.1f dBFS): lower the master or write float",
-			out_path, (unsigned long long)clipped, 20.0 * log10(peak));
-	else if (peak > 1.0f)
+			out_path, (unsigned long long)info.clipped, 20.0 * log10(info.peak));
+	else if (info.peak > 1.0f)
 		cl_warn("%s: the master peaks at %+.1f dBFS, over full scale (kept in float)", out_path,
-			20.0 * log10(peak));
+			20.0 * log10(info.peak));
 	cl_info("wrote %s: %.1f s at %u Hz, %s", out_path, (double)done_frames / mx.rate, mx.rate,
-		!pcm ? "32-bit float" : (sf_format & SF_FORMAT_SUBMASK) == SF_FORMAT_PCM_24 ? "24-bit" : "16-bit");
+		info.sample_name);
 	status = 0;
 done:
-	if (out)
-		sf_close(out);
-	if (tmp_fd >= 0) {
-		close(tmp_fd);
-		unlink(tmp);
-	}
-	if (status != 0 && drawn)
-		fputc('\n', stderr);   /* the error starts on a line of its own */
-	signals_restore(&saved);
+	cl_audio_out_abort(out);
+	if (status != 0)
+		cl_progress_end(&bar, done_frames, false);   /* the error starts on a line of its own */
+	cl_render_signals_restore(&saved);
 	if (m)
 		mixer_free(m);
 	free(pool);
@@ -850,7 +619,6 @@ done:
 	free(in);
 	free(inter);
 	free(out_inter);
-	free(out_int);
 	mix_done(&mx);
 	return status;
 }
