@@ -865,6 +865,16 @@ void control_done(struct fx_app *a)
 		else if (ev.kind == FX_EV_OLD_LANES)
 			lanes_free((struct fx_lane_set *)(intptr_t)ev.frame);
 	}
+	/* and what was sent but never taken (a quick stop): chain arrays
+	 * other than the latest, lane sets */
+	while (a->to_rt.rb && cl_cmdq_pop(&a->to_rt, &ev)) {
+		if (ev.kind == FX_CMD_CHAIN && (struct fx_chain *)(intptr_t)ev.frame != a->chain)
+			fx_chain_free((struct fx_chain *)(intptr_t)ev.frame);
+		else if (ev.kind == FX_CMD_LANES)
+			lanes_free((struct fx_lane_set *)(intptr_t)ev.frame);
+	}
+	if (a->eng.chain && a->eng.chain != a->chain)
+		fx_chain_free(a->eng.chain);   /* slots: in a->chain or the graveyard */
 	if (a->chain)
 		fx_chain_free_all(a->chain);
 	a->chain = NULL;
