@@ -631,3 +631,30 @@ int cl_doc_id_check(const char *id, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+int cl_store_path(const char *store, const char *folder, const char *id,
+		  char *path, size_t len, char *err, size_t errlen)
+{
+	if (!store) {
+		snprintf(err, errlen, "no store root: start with --store DIR");
+		return -1;
+	}
+	if (cl_doc_id_check(id, err, errlen) != 0)
+		return -1;
+	snprintf(path, len, "%s/%s/%s.json", store, folder, id);
+	return 0;
+}
+
+int cl_store_save(const char *store, const char *folder, const char *id,
+		  const json_t *doc, char *err, size_t errlen)
+{
+	char path[4096], dir[4096];
+	if (cl_store_path(store, folder, id, path, sizeof(path), err, errlen) != 0)
+		return -1;
+	snprintf(dir, sizeof(dir), "%s/%s", store, folder);
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return cl_doc_save(path, doc, err, errlen);
+}

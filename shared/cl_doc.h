@@ -80,6 +80,16 @@ json_t *cl_doc_load(const char *path, const struct cl_schema *s,
  * with '.': no id can name a path outside its folder. 0, or -1 and err. */
 int cl_doc_id_check(const char *id, char *err, size_t errlen);
 
+/* The path of document `id` in <store>/<folder>/<id>.json, after checking
+ * there is a store and the id is safe. 0, or -1 and err ("no store root",
+ * the id's fault). */
+int cl_store_path(const char *store, const char *folder, const char *id,
+		  char *path, size_t len, char *err, size_t errlen);
+/* Save doc atomically as <store>/<folder>/<id>.json, creating the folder.
+ * 0, or -1 and err. */
+int cl_store_save(const char *store, const char *folder, const char *id,
+		  const json_t *doc, char *err, size_t errlen);
+
 /* Refuse a key of obj that is not in the NULL-terminated list keys: 0, or
  * -1 and err "<where>unknown key \"k\"". A typo in a document is an
  * error, not a silently ignored setting. */

@@ -12,13 +12,11 @@
  */
 #include "fx.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "cl_doc.h"
@@ -721,29 +719,12 @@ static int on_automation_clear(struct cl_osc_request *req)
 	return 0;
 }
 
-static int chain_path(struct cl_osc_request *req, const char *id, char *path, size_t len)
-{
-	struct fx_app *a = req->userdata;
-	char err[128];
-	if (!a->opt.store)
-		return cl_osc_error(req, "no store root: start cl-fx with --store DIR");
-	if (cl_doc_id_check(id, err, sizeof(err)) != 0)
-		return cl_osc_error(req, "chain %s", err);
-	snprintf(path, len, "%s/chains/%s.json", a->opt.store, id);
-	return 0;
-}
-
 static int on_chain_save(struct cl_osc_request *req)
 {
 	struct fx_app *a = req->userdata;
-	char path[4096], dir[4096], err[512];
-	if (chain_path(req, req->argv[0].s, path, sizeof(path)))
-		return -1;
-	snprintf(dir, sizeof(dir), "%s/chains", a->opt.store);
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-		return cl_osc_error(req, "cannot create %s: %s", dir, strerror(errno));
+	char err[512];
 	json_t *doc = chain_json(a);
-	int r = cl_doc_save(path, doc, err, sizeof(err));
+	int r = cl_store_save(a->opt.store, "chains", req->argv[0].s, doc, err, sizeof(err));
 	json_decref(doc);
 	if (r != 0)
 		return cl_osc_error(req, "%s", err);
@@ -755,8 +736,8 @@ static int on_chain_load(struct cl_osc_request *req)
 	struct fx_app *a = req->userdata;
 	char path[4096], err[512];
 	struct fx_doc d;
-	if (chain_path(req, req->argv[0].s, path, sizeof(path)))
-		return -1;
+	if (cl_store_path(a->opt.store, "chains", req->argv[0].s, path, sizeof(path), err, sizeof(err)))
+		return cl_osc_error(req, "%s", err);
 	json_t *doc = cl_doc_load_file(path, err, sizeof(err));
 	if (!doc)
 		return cl_osc_error(req, "%s", err);

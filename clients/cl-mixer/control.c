@@ -12,13 +12,11 @@
 #include "mixer.h"
 
 #include <dirent.h>
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cl_doc.h"
 #include "cl_log.h"
@@ -999,29 +997,12 @@ int control_state_set(void *userdata, json_t *doc, char *err, size_t errlen)
 
 /* Scene ids are file names under <store>/scenes: letters, digits, '-',
  * '_' and '.', not starting with '.', so no id can leave the folder. */
-static int scene_path(struct cl_osc_request *req, const char *id, char *path, size_t len)
-{
-	struct mx *m = req->userdata;
-	char err[128];
-	if (!m->opt.store)
-		return cl_osc_error(req, "no store root: start cl-mixer with --store DIR");
-	if (cl_doc_id_check(id, err, sizeof(err)) != 0)
-		return cl_osc_error(req, "scene %s", err);
-	snprintf(path, len, "%s/scenes/%s.json", m->opt.store, id);
-	return 0;
-}
-
 static int on_scene_save(struct cl_osc_request *req)
 {
 	struct mx *m = req->userdata;
-	char path[4096], dir[4096], err[512];
-	if (scene_path(req, req->argv[0].s, path, sizeof(path)))
-		return -1;
-	snprintf(dir, sizeof(dir), "%s/scenes", m->opt.store);
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-		return cl_osc_error(req, "cannot create %s: %s", dir, strerror(errno));
+	char err[512];
 	json_t *doc = state_json(m, false);
-	int r = cl_doc_save(path, doc, err, sizeof(err));
+	int r = cl_store_save(m->opt.store, "scenes", req->argv[0].s, doc, err, sizeof(err));
 	json_decref(doc);
 	if (r != 0)
 		return cl_osc_error(req, "%s", err);
@@ -1035,8 +1016,8 @@ static int on_scene_recall(struct cl_osc_request *req)
 	double fade = req->argc > 1 ? req->argv[1].n : 0.0;
 	if (fade < 0.0 || fade > SCENE_MAX_FADE_S)
 		return cl_osc_error(req, "fade out of range (0 .. %g s)", SCENE_MAX_FADE_S);
-	if (scene_path(req, req->argv[0].s, path, sizeof(path)))
-		return -1;
+	if (cl_store_path(m->opt.store, "scenes", req->argv[0].s, path, sizeof(path), err, sizeof(err)))
+		return cl_osc_error(req, "%s", err);
 	json_t *doc = cl_doc_load_file(path, err, sizeof(err));
 	if (!doc)
 		return cl_osc_error(req, "%s", err);
