@@ -64,58 +64,10 @@
 static char dir[] = "/tmp/test-fx-offline-XXXXXX";
 static char err[2048];
 
+#include "test_files.h"
+
 /* ------------------------------------------------------------------ */
 /* files */
-
-static const char *at(const char *name)
-{
-	static char paths[8][PATH_MAX];
-	static int next;
-	char *p = paths[next++ % 8];
-	snprintf(p, PATH_MAX, "%s/%s", dir, name);
-	return p;
-}
-
-static bool exists(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0;
-}
-
-static void write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-		fprintf(stderr, "cannot write %s\n", path);
-		exit(1);
-	}
-}
-
-static const char *read_text(const char *path)
-{
-	static char buf[1 << 16];
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-/* Names in the test folder that start with '.' (temporaries). */
-static int hidden_files(void)
-{
-	int n = 0;
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		if (e->d_name[0] == '.' && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			n++;
-	if (d)
-		closedir(d);
-	return n;
-}
 
 /* A deterministic noise source in -1..1. */
 static float noise(uint32_t *seed)
@@ -145,24 +97,6 @@ static float *make_music(int channels, long frames)
 		for (long f = 0; f < frames; f++)
 			data[f * channels + c] = (float)(amp * sin(2.0 * M_PI * freq * (double)f / RATE)) +
 						 0.05f * noise(&seed);
-	}
-	return data;
-}
-
-/* A whole file as interleaved floats; NULL when unreadable. */
-static float *read_audio(const char *path, SF_INFO *info)
-{
-	memset(info, 0, sizeof *info);
-	SNDFILE *sf = sf_open(path, SFM_READ, info);
-	if (!sf)
-		return NULL;
-	float *data = malloc(sizeof(float) * (size_t)(info->frames ? info->frames : 1) *
-			     (size_t)info->channels);
-	sf_count_t got = sf_readf_float(sf, data, info->frames);
-	sf_close(sf);
-	if (got != info->frames) {
-		free(data);
-		return NULL;
 	}
 	return data;
 }

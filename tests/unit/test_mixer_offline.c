@@ -51,60 +51,12 @@
 #define LSB24 (1.0 / 8388608.0)
 
 static char dir[] = "/tmp/test-mixer-offline-XXXXXX";
+
+#include "test_files.h"
 static char err[1024];
 
 /* ------------------------------------------------------------------ */
 /* files */
-
-static const char *at(const char *name)
-{
-	static char paths[8][PATH_MAX];
-	static int next;
-	char *p = paths[next++ % 8];
-	snprintf(p, PATH_MAX, "%s/%s", dir, name);
-	return p;
-}
-
-static bool exists(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0;
-}
-
-static void write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-		fprintf(stderr, "cannot write %s\n", path);
-		exit(1);
-	}
-}
-
-static const char *read_text(const char *path)
-{
-	static char buf[1 << 16];
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-/* Names in the test folder that start with '.' (temporaries). */
-static int hidden_files(void)
-{
-	int n = 0;
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		if (e->d_name[0] == '.' && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			n++;
-	if (d)
-		closedir(d);
-	return n;
-}
 
 /* SINE: channel c at freq * (c + 1) (so a swap shows); SINE_SAME: the
  * same sine in every channel. */
@@ -155,23 +107,6 @@ static void write_wave(const char *name, int rate, int channels, double seconds,
 		exit(1);
 	}
 	free(buf);
-}
-
-/* A whole file as interleaved floats (malloc'd); info filled. */
-static float *read_audio(const char *path, SF_INFO *info)
-{
-	memset(info, 0, sizeof *info);
-	SNDFILE *sf = sf_open(path, SFM_READ, info);
-	if (!sf)
-		return NULL;
-	float *buf = malloc(sizeof(float) * (size_t)(info->frames * info->channels + 1));
-	sf_count_t got = sf_readf_float(sf, buf, info->frames);
-	sf_close(sf);
-	if (got != info->frames) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
 }
 
 /* ------------------------------------------------------------------ */
