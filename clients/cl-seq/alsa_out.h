@@ -1,0 +1,53 @@
+/*
+ * cl-seq: the same schedule on the ALSA sequencer (--alsa-seq), for rigs
+ * that reach hardware synths through ALSA without a bridge.
+ *
+ * The audio thread cannot talk to ALSA (a system call), so it pushes each
+ * cycle's events with the cycle's JACK frame time into a queue; an ALSA
+ * thread turns them into sequencer events scheduled on an ALSA queue in
+ * real time: the event's JACK frame time minus the frame time at which
+ * the ALSA queue was started, in nanoseconds at the JACK rate, plus a
+ * fixed latency so the events are never late. The conversion below is
+ * pure and unit-tested; the thread and the ALSA client are in
+ * alsa_out.c too but only used when the sequencer device exists.
+ */
+#ifndef CL_SEQ_ALSA_OUT_H
+#define CL_SEQ_ALSA_OUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <alsa/asoundlib.h>
+#include "schedule.h"
+
+struct seq_alsa_clock {
+	uint32_t start_frame;      /* JACK frame time when the ALSA queue started */
+	double sample_rate;
+	uint32_t latency_ns;       /* added to every event */
+	int queue;                 /* ALSA queue id */
+	int port;                  /* our ALSA source port */
+};
+
+/* Fill out (cleared first) with ev as an ALSA sequencer event: note-on
+ * or note-off (channel 0-based), sent to subscribers of the port,
+ * scheduled on the queue at real time (frame_time + ev->frame -
+ * start_frame) / rate + latency. Frame times wrap at 2^32: differences
+ * are taken modulo 2^32. Returns 0, or -1 when ev cannot be expressed
+ * (bad channel or note). */
+int seq_alsa_event(const struct seq_alsa_clock *c, uint32_t cycle_frame_time,
+		   const struct seq_event *ev, snd_seq_event_t *out);
+/* The real time (sec, nsec) a frame time maps to. */
+void seq_alsa_time(const struct seq_alsa_clock *c, uint32_t frame_time,
+		   unsigned int *sec, unsigned int *nsec);
+
+/* The ALSA side: open a client "name" with one output port, start a queue.
+ * NULL and err when /dev/snd/seq cannot be opened. */
+struct seq_alsa;
+struct seq_alsa *seq_alsa_open(const char *name, double sample_rate,
+			       uint32_t start_frame, char *err, size_t errlen);
+/* Send (and drain) events converted with the client's clock. 0 or -1. */
+int seq_alsa_send(struct seq_alsa *a, uint32_t cycle_frame_time,
+		  const struct seq_event *ev, int count);
+/* Note-offs for everything sent and not yet ended, then close. */
+void seq_alsa_close(struct seq_alsa *a);
+
+#endif
