@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "cl_doc.h"
+#include "cl_learn.h"
 #include "cl_log.h"
 
 #define FADE_WAIT_NS 30000000L   /* a bypass fade (20 ms) and a cycle or two */
@@ -49,7 +50,13 @@ static struct {
 	uint64_t grave_serial[FX_GRAVEYARD];
 	struct fx_doc pending_doc;             /* a state that arrived before JACK */
 	bool has_pending_doc;
+	/* MIDI CC bindings: target {slot id, param index or LEARN_BYPASS, 0} */
+	struct cl_learn learn;
+	struct cl_learn pending_learn;         /* with pending_doc: slot = position */
+	bool has_pending_learn;
 } cs;
+
+#define LEARN_BYPASS (-1)
 
 static int bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int bad(char *err, size_t errlen, const char *fmt, ...)
@@ -220,6 +227,12 @@ static int send_bypass(struct fx_app *a, uint32_t id, bool on)
 	return engine_send(a, &c) ? 0 : -1;
 }
 
+/* Does the slot a binding names still exist? */
+static bool binding_has_slot(void *userdata, struct cl_binding *b)
+{
+	return find_ctl(userdata, (uint32_t)b->target.a) >= 0;
+}
+
 /* Carry out a deferred edit whose fade has finished. */
 static void run_pending(struct fx_app *a, const struct pending *p)
 {
@@ -252,6 +265,7 @@ static void run_pending(struct fx_app *a, const struct pending *p)
 			schedule(P_UNBYPASS, ctl.id, 0);
 	} else {
 		bury(a, s);
+		cl_learn_filter(&cs.learn, binding_has_slot, a);
 		/* its lanes go too */
 		if (a->lanes) {
 			struct fx_lane_set *ls = lanes_copy(a->lanes);
@@ -290,6 +304,202 @@ static void run_due(struct fx_app *a)
 	cs.npending = kept;
 }
 
+/* ---- MIDI learn ----------------------------------------------------------- */
+
+static int set_param(struct fx_app *a, int pos, int param, float v);
+static int set_bypass(struct fx_app *a, int pos, bool on);
+
+/* The name of a binding's parameter in its slot ("threshold", "bypass"). */
+static const char *learn_param_name(const struct fx_type *t, int param)
+{
+	return param == LEARN_BYPASS ? "bypass" : t->params[param].name;
+}
+
+/* Parameter index (or LEARN_BYPASS) of name in type t: 0, or -1. */
+static int learn_param_parse(const struct fx_type *t, const char *name, int *param, bool *toggle)
+{
+	if (strcmp(name, "bypass") == 0) {
+		*param = LEARN_BYPASS;
+		*toggle = true;
+		return 0;
+	}
+	*param = fx_param_index(t, name);
+	if (*param < 0)
+		return -1;
+	*toggle = t->params[*param].curve == FX_TOGGLE;
+	return 0;
+}
+
+/* "<slot> <param|bypass>" of /fx/learn and /fx/unlearn into a target. */
+static int learn_target(struct cl_osc_request *req, struct cl_learn_target *t, bool *toggle)
+{
+	struct fx_app *a = req->userdata;
+	int64_t slot = req->argv[0].i;
+	if (slot < 0 || slot >= a->chain->count)
+		return cl_osc_error(req, "no slot %lld (the chain has %d)", (long long)slot, a->chain->count);
+	const struct fx_type *type = a->chain->slot[slot]->type;
+	*t = (struct cl_learn_target){ (int)cs.ctl[slot].id, 0, 0 };
+	if (learn_param_parse(type, req->argv[1].s, &t->b, toggle) != 0)
+		return cl_osc_error(req, "%s has no parameter %s (nor is it bypass)", type->id, req->argv[1].s);
+	return 0;
+}
+
+static int on_learn(struct cl_osc_request *req)
+{
+	struct cl_learn_target t;
+	bool toggle;
+	if (learn_target(req, &t, &toggle))
+		return -1;
+	cl_learn_arm(&cs.learn, t, toggle);
+	cl_info("learning: the next CC on midi_in binds to slot %lld %s", (long long)req->argv[0].i,
+		req->argv[1].s);
+	return 0;
+}
+
+static int on_unlearn(struct cl_osc_request *req)
+{
+	struct cl_learn_target t;
+	bool toggle;
+	if (learn_target(req, &t, &toggle))
+		return -1;
+	if (cl_learn_forget(&cs.learn, &t))
+		mark_dirty(req->userdata);
+	return 0;
+}
+
+static float learn_get(void *userdata, const struct cl_learn_target *t)
+{
+	struct fx_app *a = userdata;
+	int pos = find_ctl(a, (uint32_t)t->a);
+	if (pos < 0)
+		return 0.0f;
+	if (t->b == LEARN_BYPASS)
+		return cs.ctl[pos].bypass ? 1.0f : 0.0f;
+	return fx_param_to_norm(&a->chain->slot[pos]->type->params[t->b], cs.ctl[pos].value[t->b]);
+}
+
+static void learn_set(void *userdata, const struct cl_learn_target *t, float norm)
+{
+	struct fx_app *a = userdata;
+	int pos = find_ctl(a, (uint32_t)t->a);
+	if (pos < 0)
+		return;
+	if (t->b == LEARN_BYPASS) {
+		if (cs.ctl[pos].bypass != (norm >= 0.5f))
+			set_bypass(a, pos, norm >= 0.5f);
+		return;
+	}
+	const struct fx_param *p = &a->chain->slot[pos]->type->params[t->b];
+	float v = fx_param_from_norm(p, norm);
+	if (v != cs.ctl[pos].value[t->b])
+		set_param(a, pos, t->b, v);
+}
+
+/* Announce /fx/learn <slot> <param> <channel 1..16> <cc>. */
+static void learn_bound(void *userdata, const struct cl_binding *b)
+{
+	struct fx_app *a = userdata;
+	int pos = find_ctl(a, (uint32_t)b->target.a);
+	if (pos < 0)
+		return;
+	const char *name = learn_param_name(a->chain->slot[pos]->type, b->target.b);
+	cl_osc_broadcast(a->osc, "/fx/learn", "isii", pos, name, b->channel + 1, b->cc);
+	mark_dirty(a);
+	cl_info("MIDI learn: channel %d CC %d bound to slot %d %s", b->channel + 1, b->cc, pos, name);
+}
+
+static const struct cl_learn_ops learn_ops = {
+	.get_norm = learn_get, .set_norm = learn_set, .bound = learn_bound,
+};
+
+/* The "midi" list of a state document: bindings naming slots by position. */
+static json_t *learn_json(struct fx_app *a)
+{
+	json_t *list = json_array();
+	for (int i = 0; i < cs.learn.count; i++) {
+		const struct cl_binding *b = &cs.learn.bindings[i];
+		int pos = find_ctl(a, (uint32_t)b->target.a);
+		if (pos < 0)
+			continue;
+		json_array_append_new(list, json_pack("{s:i, s:i, s:i, s:s}", "channel", b->channel + 1,
+			"cc", b->cc, "slot", pos, "param",
+			learn_param_name(a->chain->slot[pos]->type, b->target.b)));
+	}
+	return list;
+}
+
+/* Parse a "midi" list against the chain document it comes with; the
+ * targets name slots by position until adopt_learn(). 0, or -1 and err. */
+static int learn_parse(json_t *midi, const struct fx_doc *d, struct cl_learn *out,
+		       char *err, size_t errlen)
+{
+	static const char *const keys[] = { "channel", "cc", "slot", "param", NULL };
+	cl_learn_init(out);
+	if (!json_is_array(midi) || json_array_size(midi) > CL_LEARN_MAX)
+		return bad(err, errlen, "\"midi\" must be a list of at most %d bindings", CL_LEARN_MAX);
+	for (size_t i = 0; i < json_array_size(midi); i++) {
+		json_t *jb = json_array_get(midi, i);
+		char where[32];
+		snprintf(where, sizeof(where), "midi %zu: ", i + 1);
+		if (!json_is_object(jb))
+			return bad(err, errlen, "%smust be an object", where);
+		int channel, cc, param;
+		bool toggle;
+		if (cl_doc_known_keys(jb, keys, where, err, errlen) ||
+		    cl_learn_read_json(jb, &channel, &cc, where, err, errlen))
+			return -1;
+		json_t *slot = json_object_get(jb, "slot"), *pa = json_object_get(jb, "param");
+		if (!json_is_integer(slot) || json_integer_value(slot) < 0 ||
+		    json_integer_value(slot) >= d->count)
+			return bad(err, errlen, "%s\"slot\" must be 0..%d", where, d->count - 1);
+		const struct fx_type *t = d->effects[json_integer_value(slot)].type;
+		const char *name = json_is_string(pa) ? json_string_value(pa) : "";
+		if (learn_param_parse(t, name, &param, &toggle) != 0)
+			return bad(err, errlen, "%s%s has no parameter \"%s\"", where, t->id, name);
+		cl_learn_add(out, channel, cc,
+			     (struct cl_learn_target){ (int)json_integer_value(slot), param, 0 }, toggle);
+	}
+	return 0;
+}
+
+/* Make bindings that name slots by position (learn_parse) the rack's. */
+static void adopt_learn(struct fx_app *a, const struct cl_learn *by_position)
+{
+	cl_learn_init(&cs.learn);
+	for (int i = 0; i < by_position->count; i++) {
+		struct cl_binding b = by_position->bindings[i];
+		if (b.target.a >= a->chain->count)
+			continue;
+		b.target.a = (int)cs.ctl[b.target.a].id;
+		cl_learn_add(&cs.learn, b.channel, b.cc, b.target, b.toggle);
+	}
+}
+
+/* A new chain replaced the old one: a binding follows its slot's
+ * position when the same type is there, else it goes. */
+struct remap {
+	struct fx_app *a;
+	uint32_t old_id[FX_MAX_SLOTS];
+	const struct fx_type *old_type[FX_MAX_SLOTS];
+	int old_count;
+};
+
+static bool remap_binding(void *userdata, struct cl_binding *b)
+{
+	struct remap *r = userdata;
+	for (int i = 0; i < r->old_count; i++) {
+		if (r->old_id[i] != (uint32_t)b->target.a)
+			continue;
+		if (i >= r->a->chain->count || r->a->chain->slot[i]->type != r->old_type[i])
+			return false;
+		b->target.a = (int)cs.ctl[i].id;
+		b->picked_up = false;
+		b->last_value = -1;
+		return true;
+	}
+	return false;
+}
+
 /* ---- documents ------------------------------------------------------------ */
 
 /* Replace the whole chain and lanes with a parsed document (built here). */
@@ -312,6 +522,11 @@ static int install_doc(struct fx_app *a, struct fx_doc *d, char *err, size_t err
 	ls->count = d->nlanes;
 	d->nlanes = 0;
 	struct fx_chain *old = a->chain;
+	struct remap remap = { .a = a, .old_count = old ? old->count : 0 };
+	for (int i = 0; i < remap.old_count; i++) {
+		remap.old_id[i] = cs.ctl[i].id;
+		remap.old_type[i] = old->slot[i]->type;
+	}
 	if (hand_over(a, next) != 0) {
 		fx_chain_free_all(next);
 		lanes_free(ls);
@@ -328,6 +543,7 @@ static int install_doc(struct fx_app *a, struct fx_doc *d, char *err, size_t err
 		memcpy(cs.ctl[i].value, next->slot[i]->value, sizeof(cs.ctl[i].value));
 		cs.ctl[i].bypass = next->slot[i]->bypass;
 	}
+	cl_learn_filter(&cs.learn, remap_binding, &remap);
 	broadcast_chain(a);
 	mark_dirty(a);
 	return 0;
@@ -351,15 +567,15 @@ static json_t *chain_json(struct fx_app *a)
 json_t *control_state_get(void *userdata)
 {
 	struct fx_app *a = userdata;
-	return json_pack("{s:s, s:i, s:o}", "schema", FX_SCHEMA_KIND "/1", "channels", a->channels,
-			 "chain", chain_json(a));
+	return json_pack("{s:s, s:i, s:o, s:o}", "schema", FX_SCHEMA_KIND "/1", "channels", a->channels,
+			 "chain", chain_json(a), "midi", learn_json(a));
 }
 
 static const struct cl_schema state_schema = { .kind = FX_SCHEMA_KIND, .version = 1, .oldest = 1 };
 
 int control_state_set(void *userdata, json_t *doc, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "schema", "channels", "chain", NULL };
+	static const char *const keys[] = { "schema", "channels", "chain", "midi", NULL };
 	struct fx_app *a = userdata;
 	json_t *owned = json_incref(doc);
 	int r = -1;
@@ -380,6 +596,12 @@ int control_state_set(void *userdata, json_t *doc, char *err, size_t errlen)
 	}
 	if (fx_doc_parse(chain, a->channels, &d, err, errlen) != 0)
 		goto out;
+	json_t *midi = json_object_get(owned, "midi");
+	static struct cl_learn by_position;   /* 8 KB: not on the stack */
+	if (midi && learn_parse(midi, &d, &by_position, err, errlen) != 0) {
+		fx_doc_free(&d);
+		goto out;
+	}
 	if (!a->rate) {
 		/* before JACK (--state, NSM open): checked now, built once the
 		 * rate is known */
@@ -387,10 +609,15 @@ int control_state_set(void *userdata, json_t *doc, char *err, size_t errlen)
 			fx_doc_free(&cs.pending_doc);
 		cs.pending_doc = d;
 		cs.has_pending_doc = true;
+		cs.has_pending_learn = midi != NULL;
+		if (midi)
+			cs.pending_learn = by_position;
 		r = 0;
 		goto out;
 	}
 	r = install_doc(a, &d, err, errlen);
+	if (r == 0 && midi)
+		adopt_learn(a, &by_position);
 	fx_doc_free(&d);
 out:
 	json_decref(owned);
@@ -455,6 +682,7 @@ static int set_param(struct fx_app *a, int pos, int param, float v)
 	param_path(path, sizeof(path), a, pos, param);
 	cl_osc_broadcast(a->osc, path, "f", v);
 	mark_dirty(a);
+	cl_learn_release(&cs.learn, &(struct cl_learn_target){ (int)cs.ctl[pos].id, param, 0 });
 	/* recording: the value joins the lane at the transport's position */
 	struct fx_recording *r = &a->rec;
 	if (r->on && r->slot_id == cs.ctl[pos].id && r->param == param && a->rolling &&
@@ -564,6 +792,19 @@ static int on_move(struct cl_osc_request *req)
 	return 0;
 }
 
+/* Bypass a slot (a crossfade) and tell the subscribers. */
+static int set_bypass(struct fx_app *a, int pos, bool on)
+{
+	if (send_bypass(a, cs.ctl[pos].id, on) != 0)
+		return -1;
+	cs.ctl[pos].bypass = on;
+	char path[32];
+	snprintf(path, sizeof(path), "/fx/%d/bypass", pos);
+	cl_osc_broadcast(a->osc, path, "i", on);
+	mark_dirty(a);
+	return 0;
+}
+
 static int on_bypass(struct cl_osc_request *req)
 {
 	struct fx_app *a = req->userdata;
@@ -574,12 +815,8 @@ static int on_bypass(struct cl_osc_request *req)
 	snprintf(path, sizeof(path), "/fx/%d/bypass", pos);
 	if (req->argc == 0)
 		return cl_osc_reply(req, path, "i", cs.ctl[pos].bypass);
-	bool on = req->argv[0].b;
-	if (send_bypass(a, cs.ctl[pos].id, on) != 0)
+	if (set_bypass(a, pos, req->argv[0].b) != 0)
 		return cl_osc_error(req, "command queue full; try again");
-	cs.ctl[pos].bypass = on;
-	cl_osc_broadcast(a->osc, path, "i", on);
-	mark_dirty(a);
 	return 0;
 }
 
@@ -761,6 +998,10 @@ const struct cl_osc_method control_methods[] = {
 	{ "/fx/remove", "i", on_remove, "<slot>: remove an effect (fades out first)" },
 	{ "/fx/move", "ii", on_move, "<slot> <position>: move an effect (fades out and in)" },
 	{ "/fx/automation/clear", "", on_automation_clear, "remove every automation lane" },
+	{ "/fx/learn", "is", on_learn,
+	  "<slot> <param|bypass>: the next CC on midi_in controls it (soft takeover); "
+	  "announced as /fx/learn <slot> <param> <channel> <cc>" },
+	{ "/fx/unlearn", "is", on_unlearn, "<slot> <param|bypass>: remove its CC bindings" },
 	{ "/fx/*/bypass", "|b", on_bypass, "[on|off]: bypass a slot (a crossfade)" },
 	{ "/fx/*/params", "", on_params,
 	  "answer /fx/<slot>/params <json>: name, unit, range, default, value, curve, doc of each" },
@@ -796,13 +1037,17 @@ void control_events(struct fx_app *a)
 			if (pos < 0 || (int)ev.a >= FX_MAX_PARAMS || cs.ctl[pos].value[(int)ev.a] == (float)ev.b)
 				break;
 			cs.ctl[pos].value[(int)ev.a] = (float)ev.b;
+			cl_learn_release(&cs.learn, &(struct cl_learn_target){ (int)ev.index, (int)ev.a, 0 });
 			char path[64];
 			param_path(path, sizeof(path), a, pos, (int)ev.a);
 			cl_osc_broadcast(a->osc, path, "f", (float)ev.b);
 			break;
 		}
 		case FX_EV_CC:
-			break;   /* MIDI learn: not yet */
+			if (cl_learn_cc(&cs.learn, (int)ev.index, (int)ev.a, (int)ev.b, &learn_ops, a) ==
+			    CL_LEARN_FULL)
+				cl_warn("MIDI learn: all %d bindings are in use", CL_LEARN_MAX);
+			break;
 		}
 	}
 	run_due(a);
@@ -828,6 +1073,8 @@ int control_start(struct fx_app *a, char *err, size_t errlen)
 		return bad(err, errlen, "cannot start the chain");
 	if (cs.has_pending_doc) {
 		int r = install_doc(a, &cs.pending_doc, err, errlen);
+		if (r == 0 && cs.has_pending_learn)
+			adopt_learn(a, &cs.pending_learn);
 		fx_doc_free(&cs.pending_doc);
 		cs.has_pending_doc = false;
 		return r;

@@ -38,8 +38,7 @@ struct mx_doc {
 	float master_db;
 	bool master_mute;
 	bool has_midi;
-	struct mx_binding bindings[MX_MAX_BINDINGS];
-	int nbindings;
+	struct cl_learn midi;
 };
 
 void control_init(struct mx *m)
@@ -236,13 +235,7 @@ static int set_param(struct mx *m, int strip, enum mx_param p, int aux, float v)
 		return -1;
 	store_value(m, strip, p, aux, v);
 	/* A controller bound to this parameter must meet it again first. */
-	for (int i = 0; i < m->nbindings; i++) {
-		struct mx_binding *b = &m->bindings[i];
-		if (b->strip == strip && b->param == p && b->aux == aux) {
-			b->picked_up = false;
-			b->last_value = -1;
-		}
-	}
+	cl_learn_release(&m->learn, &(struct cl_learn_target){ strip, p, aux });
 	feedback(m, strip, p, aux);
 	mark_dirty(m);
 	return 0;
@@ -513,8 +506,8 @@ static int on_master_mute(struct cl_osc_request *req)
 /* ---- MIDI learn -------------------------------------------------------- */
 
 /* Parse "<n|master> <param>" (param: gain volume pan mute solo phase
- * send/K send/K/pre) into a binding target. */
-static int learn_target(struct cl_osc_request *req, struct mx_binding *b)
+ * send/K send/K/pre) into a binding target {strip, param, aux}. */
+static int learn_target(struct cl_osc_request *req, struct cl_learn_target *t)
 {
 	struct mx *m = req->userdata;
 	int argc = lo_message_get_argc(req->msg);
@@ -522,37 +515,41 @@ static int learn_target(struct cl_osc_request *req, struct mx_binding *b)
 	lo_arg **argv = lo_message_get_argv(req->msg);
 	struct cl_osc_value v;
 	const char *why;
+	enum mx_param param;
 
 	if (argc != 2 || (types[1] != 's' && types[1] != 'S'))
 		return cl_osc_error(req, "expected <strip|master> <param>");
-	*b = (struct mx_binding){ .last_value = -1 };
 	if ((types[0] == 's' || types[0] == 'S') && strcmp((const char *)argv[0], "master") == 0) {
-		b->strip = MX_MASTER;
+		t->a = MX_MASTER;
 	} else if (cl_osc_coerce('i', types[0], argv[0], &v, &why) == 0 && v.i >= 1 &&
 		   v.i <= m->strips) {
-		b->strip = (int)v.i - 1;
+		t->a = (int)v.i - 1;
 	} else {
 		return cl_osc_error(req, "no strip (1..%d or master)", m->strips);
 	}
 	const char *name = (const char *)argv[1];
-	if (param_parse(name, m->aux, &b->param, &b->aux) != 0)
+	if (param_parse(name, m->aux, &param, &t->c) != 0)
 		return cl_osc_error(req, "no parameter %s (gain volume pan mute solo phase send/1..send/%d "
 				    "send/K/pre)", name, m->aux);
-	if (b->strip == MX_MASTER && b->param != MX_P_VOLUME && b->param != MX_P_MUTE)
+	t->b = param;
+	if (t->a == MX_MASTER && param != MX_P_VOLUME && param != MX_P_MUTE)
 		return cl_osc_error(req, "the master has only volume and mute");
 	return 0;
+}
+
+/* Mute of the master and the toggles switch; the rest are continuous. */
+static bool target_toggles(const struct cl_learn_target *t)
+{
+	return is_toggle((enum mx_param)t->b) || (t->a == MX_MASTER && t->b == MX_P_MUTE);
 }
 
 static int on_learn(struct cl_osc_request *req)
 {
 	struct mx *m = req->userdata;
-	struct mx_binding b;
-	if (learn_target(req, &b))
+	struct cl_learn_target t;
+	if (learn_target(req, &t))
 		return -1;
-	m->learn = b;
-	m->learning = true;
-	memcpy(&m->learn_from, req->from, req->fromlen);
-	m->learn_fromlen = req->fromlen;
+	cl_learn_arm(&m->learn, t, target_toggles(&t));
 	cl_info("learning: the next CC on midi_in binds to %s", req->path);
 	return 0;
 }
@@ -560,84 +557,40 @@ static int on_learn(struct cl_osc_request *req)
 static int on_unlearn(struct cl_osc_request *req)
 {
 	struct mx *m = req->userdata;
-	struct mx_binding b;
-	if (learn_target(req, &b))
+	struct cl_learn_target t;
+	if (learn_target(req, &t))
 		return -1;
-	int kept = 0;
-	for (int i = 0; i < m->nbindings; i++) {
-		struct mx_binding *x = &m->bindings[i];
-		if (!(x->strip == b.strip && x->param == b.param && x->aux == b.aux))
-			m->bindings[kept++] = *x;
-	}
-	m->nbindings = kept;
-	mark_dirty(m);
+	if (cl_learn_forget(&m->learn, &t))
+		mark_dirty(m);
 	return 0;
 }
 
-/* Send /mixer/learn <strip|master> <param> <channel 1..16> <cc> to dest. */
-static void announce_binding(struct mx *m, const struct mx_binding *b)
+static float learn_get(void *userdata, const struct cl_learn_target *t)
 {
-	char param[24], who[16];
-	param_label(param, sizeof(param), b->param, b->aux);
-	strip_label(who, sizeof(who), b->strip);
-	cl_osc_broadcast(m->osc, "/mixer/learn", "ssii", who, param, b->channel + 1, b->cc);
+	struct mx *m = userdata;
+	return param_norm((enum mx_param)t->b, param_value(m, t->a, (enum mx_param)t->b, t->c));
 }
 
-/* A CC arrived: learn it, or move what it is bound to. */
-static void on_cc(struct mx *m, int channel, int cc, int value)
+static void learn_set(void *userdata, const struct cl_learn_target *t, float x)
 {
-	if (m->learning) {
-		struct mx_binding b = m->learn;
-		b.channel = channel;
-		b.cc = cc;
-		b.picked_up = false;
-		b.last_value = -1;
-		int i;
-		for (i = 0; i < m->nbindings; i++)
-			if (m->bindings[i].channel == channel && m->bindings[i].cc == cc)
-				break;
-		if (i == m->nbindings && m->nbindings == MX_MAX_BINDINGS) {
-			cl_warn("MIDI learn: all %d bindings in use", MX_MAX_BINDINGS);
-			m->learning = false;
-			return;
-		}
-		m->bindings[i] = b;
-		if (i == m->nbindings)
-			m->nbindings++;
-		m->learning = false;
-		announce_binding(m, &b);
-		mark_dirty(m);
-		cl_info("MIDI learn: channel %d CC %d bound", channel + 1, cc);
-		return;
-	}
-	for (int i = 0; i < m->nbindings; i++) {
-		struct mx_binding *b = &m->bindings[i];
-		if (b->channel != channel || b->cc != cc)
-			continue;
-		float x = value / 127.0f;
-		if (!is_toggle(b->param) && !(b->strip == MX_MASTER && b->param == MX_P_MUTE)) {
-			/* Soft takeover: follow the controller only once it has
-			 * reached (or crossed) the parameter's position. */
-			float cur = param_norm(b->param, param_value(m, b->strip, b->param, b->aux));
-			if (!b->picked_up) {
-				float last = b->last_value < 0 ? -1.0f : b->last_value / 127.0f;
-				bool crossed = b->last_value >= 0 && (last - cur) * (x - cur) <= 0.0f;
-				if (crossed || fabsf(x - cur) <= 1.0f / 127.0f)
-					b->picked_up = true;
-			}
-			b->last_value = value;
-			if (!b->picked_up)
-				continue;
-			set_param(m, b->strip, b->param, b->aux, param_from_norm(b->param, x));
-			/* set_param asked for a new pickup: not for our own move */
-			b->picked_up = true;
-			b->last_value = value;
-		} else {
-			b->last_value = value;
-			set_param(m, b->strip, b->param, b->aux, value >= 64 ? 1.0f : 0.0f);
-		}
-	}
+	set_param(userdata, t->a, (enum mx_param)t->b, t->c, param_from_norm((enum mx_param)t->b, x));
 }
+
+/* Send /mixer/learn <strip|master> <param> <channel 1..16> <cc> to subscribers. */
+static void learn_bound(void *userdata, const struct cl_binding *b)
+{
+	struct mx *m = userdata;
+	char param[24], who[16];
+	param_label(param, sizeof(param), (enum mx_param)b->target.b, b->target.c);
+	strip_label(who, sizeof(who), b->target.a);
+	cl_osc_broadcast(m->osc, "/mixer/learn", "ssii", who, param, b->channel + 1, b->cc);
+	mark_dirty(m);
+	cl_info("MIDI learn: channel %d CC %d bound to %s %s", b->channel + 1, b->cc, who, param);
+}
+
+static const struct cl_learn_ops learn_ops = {
+	.get_norm = learn_get, .set_norm = learn_set, .bound = learn_bound,
+};
 
 /* ---- meters and events ----------------------------------------------- */
 
@@ -693,7 +646,9 @@ void control_events(struct mx *m)
 				publish_meter(m, (int)ev.index, &ev);
 			break;
 		case MX_EV_CC:
-			on_cc(m, (int)ev.index, (int)ev.a, (int)ev.b);
+			if (cl_learn_cc(&m->learn, (int)ev.index, (int)ev.a, (int)ev.b, &learn_ops, m) ==
+			    CL_LEARN_FULL)
+				cl_warn("MIDI learn: all %d bindings are in use", CL_LEARN_MAX);
 			break;
 		case MX_EV_LOUDNESS:
 			if ((int)ev.index < m->strips)
@@ -731,14 +686,14 @@ static json_t *state_json(const struct mx *m, bool with_midi)
 		"strips", strips, "master", "volume", db_json(m->master_db), "mute", m->master_mute);
 	if (with_midi) {
 		json_t *midi = json_array();
-		for (int i = 0; i < m->nbindings; i++) {
-			const struct mx_binding *b = &m->bindings[i];
+		for (int i = 0; i < m->learn.count; i++) {
+			const struct cl_binding *b = &m->learn.bindings[i];
 			char param[24];
-			param_label(param, sizeof(param), b->param, b->aux);
+			param_label(param, sizeof(param), (enum mx_param)b->target.b, b->target.c);
 			json_array_append_new(midi, json_pack("{s:i, s:i, s:o, s:s}",
 				"channel", b->channel + 1, "cc", b->cc,
-				"strip", b->strip == MX_MASTER ? json_string("master")
-							       : json_integer(b->strip + 1),
+				"strip", b->target.a == MX_MASTER ? json_string("master")
+								   : json_integer(b->target.a + 1),
 				"param", param));
 		}
 		json_object_set_new(doc, "midi", midi);
@@ -821,7 +776,7 @@ static int parse_doc(const struct mx *m, json_t **docp, struct mx_doc *d, char *
 	d->master_mute = m->master_mute;
 	d->strips = 0;
 	d->has_midi = false;
-	d->nbindings = 0;
+	cl_learn_init(&d->midi);
 
 	json_t *strips = json_object_get(doc, "strips");
 	if (strips) {
@@ -893,9 +848,9 @@ static int parse_doc(const struct mx *m, json_t **docp, struct mx_doc *d, char *
 		return -1;
 	json_t *midi = json_object_get(doc, "midi");
 	if (midi) {
-		if (!json_is_array(midi) || json_array_size(midi) > MX_MAX_BINDINGS)
+		if (!json_is_array(midi) || json_array_size(midi) > CL_LEARN_MAX)
 			return bad(err, errlen, "\"midi\" must be a list of at most %d bindings",
-				   MX_MAX_BINDINGS);
+				   CL_LEARN_MAX);
 		d->has_midi = true;
 		for (size_t i = 0; i < json_array_size(midi); i++) {
 			json_t *jb = json_array_get(midi, i);
@@ -903,27 +858,26 @@ static int parse_doc(const struct mx *m, json_t **docp, struct mx_doc *d, char *
 			snprintf(where, sizeof(where), "midi %zu: ", i + 1);
 			if (!json_is_object(jb) || cl_doc_known_keys(jb, midi_keys, where, err, errlen))
 				return json_is_object(jb) ? -1 : bad(err, errlen, "%smust be an object", where);
-			json_t *ch = json_object_get(jb, "channel"), *cc = json_object_get(jb, "cc");
 			json_t *st = json_object_get(jb, "strip"), *pa = json_object_get(jb, "param");
-			struct mx_binding b = { .last_value = -1 };
-			if (!json_is_integer(ch) || json_integer_value(ch) < 1 || json_integer_value(ch) > 16 ||
-			    !json_is_integer(cc) || json_integer_value(cc) < 0 || json_integer_value(cc) > 127)
-				return bad(err, errlen, "%s\"channel\" 1..16 and \"cc\" 0..127 are required", where);
-			b.channel = (int)json_integer_value(ch) - 1;
-			b.cc = (int)json_integer_value(cc);
+			int channel, cc;
+			struct cl_learn_target t;
+			enum mx_param param;
+			if (cl_learn_read_json(jb, &channel, &cc, where, err, errlen))
+				return -1;
 			if (json_is_string(st) && strcmp(json_string_value(st), "master") == 0)
-				b.strip = MX_MASTER;
+				t.a = MX_MASTER;
 			else if (json_is_integer(st) && json_integer_value(st) >= 1 &&
 				 json_integer_value(st) <= m->strips)
-				b.strip = (int)json_integer_value(st) - 1;
+				t.a = (int)json_integer_value(st) - 1;
 			else
 				return bad(err, errlen, "%s\"strip\" must be 1..%d or \"master\"", where, m->strips);
 			const char *name = json_is_string(pa) ? json_string_value(pa) : "";
-			if (param_parse(name, m->aux, &b.param, &b.aux) != 0)
+			if (param_parse(name, m->aux, &param, &t.c) != 0)
 				return bad(err, errlen, "%sunknown \"param\" \"%s\"", where, name);
-			if (b.strip == MX_MASTER && b.param != MX_P_VOLUME && b.param != MX_P_MUTE)
+			t.b = param;
+			if (t.a == MX_MASTER && param != MX_P_VOLUME && param != MX_P_MUTE)
 				return bad(err, errlen, "%sthe master has only volume and mute", where);
-			d->bindings[d->nbindings++] = b;
+			cl_learn_add(&d->midi, channel, cc, t, target_toggles(&t));
 		}
 	}
 	return 0;
@@ -969,8 +923,9 @@ static int apply_doc(struct mx *m, const struct mx_doc *d, float fade_s)
 	c.a = MIXER_RAMP_S;
 	engine_send(m, &c);
 	if (d->has_midi) {
-		memcpy(m->bindings, d->bindings, sizeof(d->bindings[0]) * (size_t)d->nbindings);
-		m->nbindings = d->nbindings;
+		memcpy(m->learn.bindings, d->midi.bindings,
+		       sizeof(d->midi.bindings[0]) * (size_t)d->midi.count);
+		m->learn.count = d->midi.count;
 	}
 	return 0;
 }
@@ -1134,7 +1089,7 @@ static json_t *on_status(void *userdata)
 		"jack", "connected", cl_jack_is_up(&m->jack), "client", m->jack_name,
 		"rate", (int)m->jack.sample_rate, "period", (int)m->jack.buffer_size,
 		"mixer", "strips", m->strips, "channels", m->channels, "aux", m->aux,
-		"midi_bindings", m->nbindings,
+		"midi_bindings", m->learn.count,
 		"dsp", "cycles", (json_int_t)m->eng.stats.cycles, "cycle_us_median", median,
 		"cycle_us_p99", p99, "cycle_us_max", m->eng.stats.max_us,
 		"event_overruns", (int)m->eng.event_overruns);

@@ -19,6 +19,7 @@
 
 #include "cl_cli.h"
 #include "cl_jack.h"
+#include "cl_learn.h"
 #include "cl_nsm.h"
 #include "cl_osc.h"
 #include "cl_rt.h"
@@ -32,7 +33,6 @@
 #define MX_METER_HZ 30
 #define MX_PEAK_HOLD_S 1.5
 #define MX_NAME_MAX 64
-#define MX_MAX_BINDINGS 256
 #define MX_MASTER (-1)         /* "strip" index of the master bus */
 
 enum mx_param {
@@ -50,16 +50,6 @@ enum mx_event_kind {
 	MX_EV_METER = 1,   /* index = meter, a = peak, b = sum of squares, frame = samples */
 	MX_EV_CC,          /* index = MIDI channel 0..15, a = controller, b = value 0..127 */
 	MX_EV_LOUDNESS,    /* index = strip, a = LUFS */
-};
-
-struct mx_binding {
-	int channel;       /* 0..15 */
-	int cc;            /* 0..127 */
-	int strip;         /* 0-based, or MX_MASTER */
-	enum mx_param param;
-	int aux;           /* for MX_P_SEND */
-	bool picked_up;    /* soft takeover: the controller has met the value */
-	int last_value;    /* -1 before the first message */
 };
 
 struct mx_meter_view {
@@ -88,12 +78,7 @@ struct mx {
 	float master_db;
 	bool master_mute;
 	char names[MIXER_MAX_STRIPS][MX_NAME_MAX];
-	struct mx_binding bindings[MX_MAX_BINDINGS];
-	int nbindings;
-	bool learning;
-	struct mx_binding learn;      /* what the next CC binds to */
-	struct sockaddr_storage learn_from;
-	socklen_t learn_fromlen;
+	struct cl_learn learn;        /* CC bindings: target {strip, param, aux} */
 	float loudness[MIXER_MAX_STRIPS];
 	struct mx_meter_view meters[MIXER_MAX_STRIPS + 1 + MIXER_MAX_AUX];
 
