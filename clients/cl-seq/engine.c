@@ -159,7 +159,25 @@ static void schedule_all(struct seq_engine *e, const struct seq_span *s, uint32_
 		if (seq_schedule_track(p, t, s, from, to, e->events, SEQ_MAX_EVENTS, count) < 0)
 			break;
 	}
-	int ons_end = *count;
+	/* Two tracks hitting the same note on one channel at the same frame
+	 * are one note for a MIDI receiver: keep the louder. */
+	int ons_end = first;
+	for (int i = first; i < *count; i++) {
+		struct seq_event *ev = &e->events[i];
+		int k;
+		for (k = first; k < ons_end; k++) {
+			struct seq_event *o = &e->events[k];
+			if (o->frame == ev->frame && o->channel == ev->channel && o->note == ev->note)
+				break;
+		}
+		if (k < ons_end) {
+			if (ev->velocity > e->events[k].velocity)
+				e->events[k] = *ev;
+			continue;
+		}
+		e->events[ons_end++] = *ev;
+	}
+	*count = ons_end;
 	for (int i = first; i < ons_end; i++)
 		seq_held_add(&e->held, &e->events[i], e->events, SEQ_MAX_EVENTS, count);
 	fill_out(e, p, first, *count);
@@ -398,8 +416,11 @@ int engine_setup(struct cl_jack *j, void *userdata, char *err, size_t errlen)
 	a->eng.rate = rate;
 	seq_clock_init(&a->eng.clock);
 	seq_held_clear(&a->eng.held);
-	for (int o = 0; o < SEQ_MAX_TRACKS; o++)
+	for (int o = 0; o < SEQ_MAX_TRACKS; o++) {
 		seq_voice_init(&a->eng.voices[o], SEQ_VOICE_NONE, rate, NULL);
+		/* two snares on two tracks should not play the same noise */
+		a->eng.voices[o].noise += 0x9E3779B9u * (uint32_t)o;
+	}
 	if (a->eng.pattern)
 		for (int t = 0; t < a->eng.pattern->track_count; t++) {
 			const struct seq_track *tr = &a->eng.pattern->tracks[t];

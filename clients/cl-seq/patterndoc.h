@@ -9,8 +9,9 @@
  *
  * Slots 1..128 live at <store>/patterns/slots/slot_NNN.json. Saving moves
  * the previous version to <store>/patterns/backups/slot_NNN-<UTC
- * timestamp>.json first (a rename, so nothing is copied or lost), then
- * writes the new one atomically.
+ * timestamp>.json first (a hard link, so nothing is copied and the slot
+ * is never missing; -1, -2 ... when the name is taken), then writes the
+ * new one atomically over the slot.
  */
 #ifndef CL_SEQ_PATTERNDOC_H
 #define CL_SEQ_PATTERNDOC_H
@@ -28,8 +29,16 @@
  * ("tracks[2].pattern: bad character 'q' at 3: use X, x or ."); out is
  * untouched on error. */
 int seq_pattern_from_json(json_t *doc, struct seq_pattern *out, char *err, size_t errlen);
-/* A new document for p (the caller json_decref()s it). */
+/* A new document for p (the caller json_decref()s it). NULL when out of
+ * memory. */
 json_t *seq_pattern_to_json(const struct seq_pattern *p);
+/* Load and check the pattern document at path (/cl/state/load). 0, or -1
+ * and err (naming the path); out untouched on error. */
+int seq_pattern_load_file(const char *path, struct seq_pattern *out, char *err, size_t errlen);
+/* Save p as a document at path atomically, after checking it reads back
+ * (/cl/state/save). 0, or -1 and err; on error path is as it was. */
+int seq_pattern_save_file(const char *path, const struct seq_pattern *p, char *err,
+			  size_t errlen);
 
 /* Parse a slot number given as text ("5", "005"): 0 and *slot, or -1 and
  * err ("slot 129 is outside 1..128", "slot \"abc\" is not a number"). */
@@ -40,7 +49,11 @@ int seq_slot_check(int slot, char *err, size_t errlen);
 int seq_slot_path(const char *store, int slot, char *path, size_t len,
 		  char *err, size_t errlen);
 /* Save p in slot (backup of the previous version first). 0, or -1 and
- * err; on error the slot file is as it was. */
+ * err ("slot 5: not saved: <reason>"): then the slot file is as it was
+ * and no backup was added. One exception keeps the new version: when
+ * only the final folder fsync fails, the new file is in place, the backup
+ * stays, and err says "slot 5: saved, but the save may not survive a
+ * crash: <reason>". A pattern that would not load back is not saved. */
 int seq_slot_save(const char *store, int slot, const struct seq_pattern *p,
 		  char *err, size_t errlen);
 /* Load slot into out. 0, or -1 and err ("slot 7 is empty", "slot 7:
