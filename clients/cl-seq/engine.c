@@ -98,14 +98,17 @@ static void install(struct seq_app *a, struct seq_pattern *next, uint32_t frame,
 		int to = old && h->track < old->track_count ? map[h->track] : -1;
 		if (end_all || to < 0 || next->tracks[to].channel != h->channel ||
 		    !seq_track_audible(next, to)) {
-			if (*count < SEQ_MAX_EVENTS)
+			if (*count < SEQ_ENGINE_EVENTS)
 				e->events[(*count)++] = (struct seq_event){
 					.frame = frame, .kind = SEQ_EV_NOTE_OFF, .track = h->track,
 					.channel = h->channel, .note = h->note,
 					.out = old && h->track < old->track_count ?
 						old->tracks[h->track].out_index : 0,
 				};
-			e->held.notes[i] = e->held.notes[--e->held.count];
+			/* keep the set oldest first: it ends the oldest when full */
+			memmove(&e->held.notes[i], &e->held.notes[i + 1],
+				(size_t)(e->held.count - i - 1) * sizeof(e->held.notes[0]));
+			e->held.count--;
 			continue;
 		}
 		h->track = (uint8_t)to;
@@ -146,41 +149,14 @@ static void install(struct seq_app *a, struct seq_pattern *next, uint32_t frame,
 	let_go(a, old);
 }
 
-/* RT: the note events of [from, to) of the span, all audible tracks; the
- * note-ons join the held set (a retriggered note gets its note-off first). */
+/* RT: the notes of [from, to) of the span, all audible tracks, through the
+ * held set in time order (schedule.c). */
 static void schedule_all(struct seq_engine *e, const struct seq_span *s, uint32_t from, uint32_t to,
 			 int *count)
 {
-	const struct seq_pattern *p = e->pattern;
 	int first = *count;
-	for (int t = 0; t < p->track_count; t++) {
-		if (!seq_track_audible(p, t))
-			continue;
-		if (seq_schedule_track(p, t, s, from, to, e->events, SEQ_MAX_EVENTS, count) < 0)
-			break;
-	}
-	/* Two tracks hitting the same note on one channel at the same frame
-	 * are one note for a MIDI receiver: keep the louder. */
-	int ons_end = first;
-	for (int i = first; i < *count; i++) {
-		struct seq_event *ev = &e->events[i];
-		int k;
-		for (k = first; k < ons_end; k++) {
-			struct seq_event *o = &e->events[k];
-			if (o->frame == ev->frame && o->channel == ev->channel && o->note == ev->note)
-				break;
-		}
-		if (k < ons_end) {
-			if (ev->velocity > e->events[k].velocity)
-				e->events[k] = *ev;
-			continue;
-		}
-		e->events[ons_end++] = *ev;
-	}
-	*count = ons_end;
-	for (int i = first; i < ons_end; i++)
-		seq_held_add(&e->held, &e->events[i], e->events, SEQ_MAX_EVENTS, count);
-	fill_out(e, p, first, *count);
+	seq_schedule_cycle(e->pattern, s, from, to, &e->held, e->events, SEQ_ENGINE_EVENTS, count);
+	fill_out(e, e->pattern, first, *count);
 }
 
 /* RT: JACK transport into the timing module's terms. */
@@ -304,7 +280,7 @@ static int on_process(jack_nframes_t n, void *arg)
 
 	if (e->pattern && (panic || (flags & (SEQ_CLOCK_STOPPED | SEQ_CLOCK_JUMPED)))) {
 		int first = count;
-		seq_held_end(&e->held, -1, 0, e->events, SEQ_MAX_EVENTS, &count);
+		seq_held_end(&e->held, -1, 0, e->events, SEQ_ENGINE_EVENTS, &count);
 		fill_out(e, e->pattern, first, count);
 		if (panic)
 			for (int o = 0; o < SEQ_MAX_TRACKS; o++)
@@ -326,15 +302,9 @@ static int on_process(jack_nframes_t n, void *arg)
 				at = 0;
 				bar_beat = span.beat;
 			} else {
-				double bpb = span.beats_per_bar;
-				double bar = ceil(span.beat / bpb - 1e-9) * bpb;
-				int64_t f = seq_span_frame(&span, bar);
-				if (f < 0)
-					f = 0;
-				if (f < (int64_t)n) {
+				int64_t f = seq_span_bar_frame(&span, &bar_beat);
+				if (f >= 0 && f < (int64_t)n)
 					at = (uint32_t)f;
-					bar_beat = bar;
-				}
 			}
 		}
 		schedule_all(e, &span, 0, at, &count);
@@ -347,7 +317,7 @@ static int on_process(jack_nframes_t n, void *arg)
 			schedule_all(e, &span, at, n, &count);
 		}
 		int first = count;
-		seq_held_due(&e->held, &span, e->events, SEQ_MAX_EVENTS, &count);
+		seq_held_due(&e->held, &span, e->events, SEQ_ENGINE_EVENTS, &count);
 		fill_out(e, e->pattern, first, count);
 	}
 	seq_events_sort(e->events, count);

@@ -21,7 +21,7 @@ void seq_pattern_string_format(const struct seq_track *t, char *buf, size_t len)
 
 /* Parse a step length: "1/4", "1/8", "1/16", "1/32", "1/64" and the
  * triplets "1/4t", "1/8t", "1/16t", "1/32t" (2/3 of the plain length).
- * 0 and *num/*den, or -1 and err. */
+ * 0 and *num, *den set, or -1 and err. */
 int seq_step_length_parse(const char *text, uint16_t *num, uint16_t *den,
 			  char *err, size_t errlen);
 /* The canonical text of a step length ("1/16", "1/16t"). */

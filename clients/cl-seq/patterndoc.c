@@ -374,50 +374,80 @@ static int parse_track(json_t *jt, int i, struct seq_track *t, char *err, size_t
 	return 0;
 }
 
-/* "voices": {<track>: {<param>: value}} onto the tracks of p. */
+/* Check params ({<param>: value} for voice kind) and, when out is not
+ * NULL, write them into out. "where" names the entry in messages. */
+static int parse_voice_params(json_t *params, int kind, const char *where, float *out,
+			      char *err, size_t errlen)
+{
+	if (!json_is_object(params))
+		return fail(err, errlen, "voices.%s: must be an object {parameter: value}, "
+			    "not %s", where, type_name(params));
+	const char *kind_name = seq_voice_name(kind);
+	int count = 0;
+	const struct seq_voice_param *table = seq_voice_params(kind, &count);
+	const char *param;
+	json_t *v;
+	json_object_foreach(params, param, v) {
+		int pi = seq_voice_param_index(kind, param);
+		if (pi < 0 || pi >= count || pi >= SEQ_VOICE_MAX_PARAMS) {
+			char choices[256];
+			return fail(err, errlen, "voices.%s.%s: the %s voice has no parameter "
+				    "\"%s\" (it has %s)", where, param, kind_name, param,
+				    param_choices(kind, choices, sizeof choices));
+		}
+		const struct seq_voice_param *vp = &table[pi];
+		if (!json_is_number(v))
+			return fail(err, errlen, "voices.%s.%s: must be a number (%g..%g), "
+				    "not %s", where, param, (double)vp->min,
+				    (double)vp->max, type_name(v));
+		float f;
+		if (!float_in_range(json_number_value(v), vp->min, vp->max, &f))
+			return fail(err, errlen, "voices.%s.%s: %g is outside %g..%g", where,
+				    param, json_number_value(v), (double)vp->min,
+				    (double)vp->max);
+		if (out)
+			out[pi] = f;
+	}
+	return 0;
+}
+
+/* "voices" onto the tracks of p. A key names a track ({<track>: {<param>:
+ * value}}, what this program writes), or a voice kind ("kick", "acid":
+ * DESIGN.md's form), whose settings then go to every track playing that
+ * kind without an entry of its own. */
 static int parse_voices(json_t *voices, struct seq_pattern *p, char *err, size_t errlen)
 {
 	if (!json_is_object(voices))
 		return fail(err, errlen, "voices: must be an object {track: {parameter: value}}, "
 			    "not %s", type_name(voices));
-	const char *track;
+	const char *key;
 	json_t *params;
-	json_object_foreach(voices, track, params) {
-		int ti = seq_pattern_find(p, track);
-		if (ti < 0)
-			return fail(err, errlen, "voices.%s: no track called \"%s\"", track, track);
+	/* voice kinds first, so a track's own entry wins */
+	json_object_foreach(voices, key, params) {
+		int kind = seq_voice_from_name(key);
+		if (seq_pattern_find(p, key) >= 0 || kind <= SEQ_VOICE_NONE)
+			continue;
+		if (parse_voice_params(params, kind, key, NULL, err, errlen) != 0)
+			return -1;
+		for (int i = 0; i < p->track_count; i++) {
+			struct seq_track *t = &p->tracks[i];
+			if (t->voice == kind && !json_object_get(voices, t->name))
+				parse_voice_params(params, kind, key, t->voice_params, err, errlen);
+		}
+	}
+	json_object_foreach(voices, key, params) {
+		int ti = seq_pattern_find(p, key);
+		if (ti < 0) {
+			if (seq_voice_from_name(key) > SEQ_VOICE_NONE)
+				continue;
+			return fail(err, errlen, "voices.%s: no track or voice called \"%s\"", key, key);
+		}
 		struct seq_track *t = &p->tracks[ti];
 		if (t->voice == SEQ_VOICE_NONE)
 			return fail(err, errlen, "voices.%s: track %s has no voice "
-				    "(\"voice\": \"none\")", track, track);
-		if (!json_is_object(params))
-			return fail(err, errlen, "voices.%s: must be an object {parameter: value}, "
-				    "not %s", track, type_name(params));
-		const char *kind_name = seq_voice_name(t->voice);
-		int count = 0;
-		const struct seq_voice_param *table = seq_voice_params(t->voice, &count);
-		const char *param;
-		json_t *v;
-		json_object_foreach(params, param, v) {
-			int pi = seq_voice_param_index(t->voice, param);
-			if (pi < 0 || pi >= count || pi >= SEQ_VOICE_MAX_PARAMS) {
-				char choices[256];
-				return fail(err, errlen, "voices.%s.%s: the %s voice has no parameter "
-					    "\"%s\" (it has %s)", track, param, kind_name, param,
-					    param_choices(t->voice, choices, sizeof choices));
-			}
-			const struct seq_voice_param *vp = &table[pi];
-			if (!json_is_number(v))
-				return fail(err, errlen, "voices.%s.%s: must be a number (%g..%g), "
-					    "not %s", track, param, (double)vp->min,
-					    (double)vp->max, type_name(v));
-			float f;
-			if (!float_in_range(json_number_value(v), vp->min, vp->max, &f))
-				return fail(err, errlen, "voices.%s.%s: %g is outside %g..%g", track,
-					    param, json_number_value(v), (double)vp->min,
-					    (double)vp->max);
-			t->voice_params[pi] = f;
-		}
+				    "(\"voice\": \"none\")", key, key);
+		if (parse_voice_params(params, t->voice, key, t->voice_params, err, errlen) != 0)
+			return -1;
 	}
 	return 0;
 }

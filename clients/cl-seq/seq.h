@@ -33,6 +33,8 @@
 #define SEQ_SCHEMA_KIND "cl-seq"
 #define SEQ_DEFAULT_BPM 120.0
 #define SEQ_STEP_FEEDBACK_HZ 30      /* /seq/step per track, at most */
+/* a cycle's notes plus the note-offs of every held note */
+#define SEQ_ENGINE_EVENTS (SEQ_MAX_EVENTS + SEQ_MAX_HELD)
 
 enum seq_swap_mode {
 	SEQ_SWAP_EDIT = 0,     /* next cycle; replaces a waiting switch instead */
@@ -61,7 +63,7 @@ struct seq_engine {
 	struct seq_clock clock;
 	struct seq_held held;
 	struct seq_voice voices[SEQ_MAX_TRACKS];   /* by track index of pattern */
-	struct seq_event events[SEQ_MAX_EVENTS];
+	struct seq_event events[SEQ_ENGINE_EVENTS];
 	double bpm;                     /* without a BBT master */
 	double rate;
 	int last_flags;

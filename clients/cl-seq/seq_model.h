@@ -61,6 +61,9 @@ struct seq_track {
 	bool mute, solo;
 	uint8_t voice;                        /* enum seq_voice_kind */
 	float voice_params[SEQ_VOICE_MAX_PARAMS]; /* in the voice's table order */
+	uint8_t out_index;                    /* 0..31, unique per pattern: the
+	                                       * track's voice and own ports; the
+	                                       * program assigns it (not saved) */
 };
 
 struct seq_pattern {

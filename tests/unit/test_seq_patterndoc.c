@@ -312,6 +312,46 @@ static void test_round_trip(void)
 	json_decref(doc);
 }
 
+/* DESIGN.md's example verbatim: "voices" keyed by voice kind. The acid
+ * entry has no acid track (accepted, applies to none); kick's applies to
+ * the kick track; a track's own entry beats its kind's. */
+static void test_design_example(void)
+{
+	static struct seq_pattern p;
+	char err[512] = "";
+	json_t *j = parse_doc(
+		"{'schema': 'cl-seq-pattern/1', 'name': 'Pattern 5', 'genre': 'techno',"
+		" 'tags': ['acid'], 'bpm': 120.0, 'swing': 0.0,"
+		" 'tracks': [{'name': 'kick', 'channel': 10, 'pattern': 'X...X...X...X...',"
+		"             'step': '1/16', 'notes': [36], 'velocity': 100, 'accent': 27,"
+		"             'gate': 0.2, 'swing': 0.0, 'voice': 'kick', 'mute': false}],"
+		" 'voices': {'kick': {'freq': 55.0, 'decay': 0.3, 'amp': 0.8},"
+		"            'acid': {'cutoff': 1500.0, 'res': 0.45, 'env_amount': 2500.0,"
+		"                     'decay': 0.25, 'drive': 0.2}}}");
+	memset(&p, 0, sizeof p);
+	CHECK(j && seq_pattern_from_json(j, &p, err, sizeof err) == 0, "DESIGN.md's example loads (%s)", err);
+	json_decref(j);
+	CHECK(p.tracks[0].voice_params[seq_voice_param_index(SEQ_VOICE_KICK, "freq")] == 55.0f,
+	      "its kick settings reach the kick track");
+	j = parse_doc(
+		"{'schema': 'cl-seq-pattern/1',"
+		" 'tracks': [{'name': 'b1', 'pattern': 'x', 'voice': 'acid'},"
+		"            {'name': 'b2', 'pattern': 'x', 'voice': 'acid'}],"
+		" 'voices': {'acid': {'cutoff': 1500.0}, 'b2': {'cutoff': 300.0}}}");
+	memset(&p, 0, sizeof p);
+	int cutoff = seq_voice_param_index(SEQ_VOICE_ACID, "cutoff");
+	CHECK(j && seq_pattern_from_json(j, &p, err, sizeof err) == 0 &&
+	      p.tracks[0].voice_params[cutoff] == 1500.0f && p.tracks[1].voice_params[cutoff] == 300.0f,
+	      "a kind's entry applies to its tracks, a track's own entry wins (%s)", err);
+	json_decref(j);
+	j = parse_doc("{'schema': 'cl-seq-pattern/1', 'tracks': [{'name': 'a', 'pattern': 'x'}],"
+		      " 'voices': {'acid': {'wetness': 1}}}");
+	err[0] = '\0';
+	CHECK(j && seq_pattern_from_json(j, &p, err, sizeof err) == -1 && strstr(err, "voices.acid.wetness"),
+	      "a kind's entry is checked too (%s)", err);
+	json_decref(j);
+}
+
 static void test_hand_written(void)
 {
 	static struct seq_pattern p;
@@ -503,7 +543,7 @@ static void test_refusals(void)
 	refuse("{'schema': 'cl-seq-pattern/1', 'tracks': [], 'voices': []}",
 	       "voices: must be an object {track: {parameter: value}}, not a list");
 	refuse("{'schema': 'cl-seq-pattern/1', 'tracks': [{'name': 'a', 'pattern': 'x', 'voice': 'kick'}],"
-	       " 'voices': {'b': {'freq': 50}}}", "voices.b: no track called \"b\"");
+	       " 'voices': {'b': {'freq': 50}}}", "voices.b: no track or voice called \"b\"");
 	refuse("{'schema': 'cl-seq-pattern/1', 'tracks': [{'name': 'a', 'pattern': 'x'}],"
 	       " 'voices': {'a': {'freq': 50}}}", "voices.a: track a has no voice (\"voice\": \"none\")");
 	refuse("{'schema': 'cl-seq-pattern/1', 'tracks': [{'name': 'a', 'pattern': 'x', 'voice': 'kick'}],"
@@ -908,6 +948,7 @@ int main(void)
 	make_sentinel();
 	test_round_trip();
 	test_hand_written();
+	test_design_example();
 	test_refusals();
 	test_slot_numbers();
 	test_slots();
