@@ -415,4 +415,8 @@ void engine_alsa_flush(struct seq_app *a)
 		};
 		seq_alsa_send(a->alsa, (uint32_t)q.frame, &ev, 1);
 	}
+	/* keep the ALSA clock's idea of the frame time current (it wraps
+	 * every 2^32 frames) even when nothing plays */
+	if (a->alsa && cl_jack_is_up(&a->jack))
+		seq_alsa_send(a->alsa, jack_frame_time(a->jack.client), NULL, 0);
 }

@@ -19,6 +19,8 @@ CLIENTS = {
                  lambda d: d.get("strips", [{}])[0].get("volume")),
     "cl-fx": ("cl-fx", "out_l", ("/fx/add", "delay"), "/fx/chain", "delay",
               lambda d: (d.get("chain", {}).get("effects") or [{}])[0].get("type")),
+    "cl-seq": ("cl-seq", "midi_out", ("/seq/swing", 0.25), "/seq/swing", 0.25,
+               lambda d: d.get("pattern", {}).get("swing")),
 }
 
 args = h.parse_args()

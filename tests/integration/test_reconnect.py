@@ -55,8 +55,30 @@ def fx_after(cl, osc, probe):
     play.stop()
 
 
+def seq_during(osc):
+    for path, a in [("/seq/track/add", ("kick",)), ("/seq/track/kick/pattern", ("X...X...X...X...",)),
+                    ("/seq/track/kick/voice", ("kick",))]:
+        osc.send(path, *a)                # kept while the server is away
+    q = osc.request("/seq/tracks")
+    h.check(q is not None and q.args == ["kick"], "the sequencer takes edits while the server is away")
+
+
+def seq_after(cl, osc, probe):
+    rec = probe.record(midi=[cl.port("midi_out")], transport=True)
+    probe.transport_start()
+    time.sleep(0.3)
+    cap = probe.capture([cl.port("audio_out_l")], frames=24000)
+    probe.transport_stop()
+    time.sleep(0.2)
+    r = rec.stop()
+    h.check(h.peak_db(cap.channels[0]) > -30, "after the restart the kick voice sounds (%.1f dB)"
+            % h.peak_db(cap.channels[0]))
+    h.check(any(e.data[0] == 0x90 for e in r.events), "and the notes go out on midi_out")
+
+
 CLIENTS = {
     "cl-fx": ([], ["in_l", "in_r", "midi_in", "out_l", "out_r"], fx_during, fx_after),
+    "cl-seq": ([], ["audio_out_l", "audio_out_r", "midi_out"], seq_during, seq_after),
     "cl-transport": (["--click"], ["click_out", "clock_out"], transport_during, transport_after),
     "cl-mixer": (["--channels", "1", "--aux", "1"],
                  ["aux1_out_l", "aux1_out_r", "ch1_in_l", "ch1_in_r", "master_out_l",
