@@ -32,6 +32,8 @@
 #define SEQ_DEFAULT_OSC_PORT 7773
 #define SEQ_SCHEMA_KIND "cl-seq"
 #define SEQ_DEFAULT_BPM 120.0
+/* midi_out, audio_out_l/r, and per track a MIDI port and a voice pair */
+#define SEQ_MAX_PORTS (3 + SEQ_MAX_TRACKS * 3)
 #define SEQ_STEP_FEEDBACK_HZ 30      /* /seq/step per track, at most */
 /* a cycle's notes plus the note-offs of every held note */
 #define SEQ_ENGINE_EVENTS (SEQ_MAX_EVENTS + SEQ_MAX_HELD)
@@ -81,9 +83,9 @@ struct seq_app {
 	bool alsa_seq;
 	bool voice_outputs;
 
-	struct cl_port_spec specs[2 + SEQ_MAX_TRACKS * 3];
-	char names[2 + SEQ_MAX_TRACKS * 3][24];
-	char pretty[2 + SEQ_MAX_TRACKS * 3][48];
+	struct cl_port_spec specs[SEQ_MAX_PORTS];
+	char names[SEQ_MAX_PORTS][24];
+	char pretty[SEQ_MAX_PORTS][48];
 	size_t nports;
 	size_t port_midi, port_audio_l, port_audio_r;  /* indices in specs */
 	size_t port_track_midi, port_track_audio;     /* first per-track port, or SIZE_MAX */
