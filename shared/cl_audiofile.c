@@ -231,12 +231,24 @@ int cl_audio_out_write(struct cl_audio_out *o, const float *interleaved, size_t 
 		       char *err, size_t errlen)
 {
 	const size_t channels = (size_t)o->channels;
-	float peak = o->info.peak;
-	for (size_t i = 0; i < frames * channels; i++) {
-		float a = fabsf(interleaved[i]);
-		if (a > peak)
-			peak = a;
+	/* four running maxima, branch-free (a NaN sample is skipped: a > m
+	 * is false), so the scan vectorises instead of costing a compare and
+	 * a jump per sample */
+	float m[4] = {o->info.peak, o->info.peak, o->info.peak, o->info.peak};
+	const size_t total = frames * channels;
+	size_t at = 0;
+	for (; at + 4 <= total; at += 4)
+		for (int k = 0; k < 4; k++) {
+			float a = fabsf(interleaved[at + k]);
+			m[k] = a > m[k] ? a : m[k];
+		}
+	for (; at < total; at++) {
+		float a = fabsf(interleaved[at]);
+		m[0] = a > m[0] ? a : m[0];
 	}
+	float peak = m[0];
+	for (int k = 1; k < 4; k++)
+		peak = m[k] > peak ? m[k] : peak;
 	o->info.peak = peak;
 
 	if (!o->pcm_bits) {

@@ -46,7 +46,12 @@
  * (it never moves a sample by more than a few ulps). A new look-ahead
  * builds a second gain path from the history and crossfades from the old
  * delay tap to the new one in 20 ms; latency() reports the tap that
- * carries most of the signal.
+ * carries most of the signal. The release stage is the loop's critical
+ * path, so it is written as one multiply-add and a min (rel = min(m, (1 -
+ * a) rel + a m)), and the last 1e-9 of the way is landed on the value
+ * that is averaged, not on the state; the limiter's process() is also
+ * compiled with AVX2 and FMA, picked at create() where the CPU has them
+ * (CL_FX_SIMD=baseline forces the portable copy).
  *
  * Expander. Level: the largest square of the last 10 ms (a sliding
  * maximum, van Herk / Gil-Werman again), so a steady tone down to 50 Hz
@@ -78,6 +83,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#define DYN_X86 1
+#endif
 
 #define DYN_CHUNK 64                 /* frames per pass over the scratch lines */
 #define DYN_GLIDE_MS 20.0f           /* threshold, ratio, knee, makeup, range, ceiling */
@@ -151,6 +159,12 @@ static inline float max_f(float a, float b)
 static inline double max_d(double a, double b)
 {
 	return a > b ? a : b;
+}
+
+/* The double min_f. */
+static inline double min_d(double a, double b)
+{
+	return a < b ? a : b;
 }
 
 /* log2(x) for normal floats x > 0, within 1.2e-7 (7e-7 dB). RT */
@@ -634,10 +648,12 @@ struct lim_path {
 	int32_t *avg_line;    /* [ring] release-stage gains * 2^24, by frame */
 	int64_t avg_sum;      /* sum of the last L + 1 of them */
 	double rel;           /* release stage */
+	double held;          /* its last value as averaged (landed when close) */
 };
 
 struct lim {
 	uint32_t rate;
+	bool fma;             /* run the AVX2 + FMA copy of process() */
 	int channels;
 	uint32_t ring, mask;  /* history length (power of two) */
 	uint32_t max_lookahead, glide_frames, fade_frames;
@@ -722,7 +738,7 @@ static void lim_path_start(struct lim *l, struct lim_path *p, uint32_t lookahead
 	p->block_min = 1.0f;
 	lim_suffix_min(l, p->suffix, s - lookahead - 1, lookahead + 1);
 	double lowest = rel < p->suffix[1] ? rel : p->suffix[1];   /* frames s - L .. s - 1 */
-	p->rel = lowest;
+	p->rel = p->held = lowest;
 	int32_t q = lim_quantise(lowest);
 	for (uint32_t k = 1; k <= lookahead + 1; k++)
 		p->avg_line[(s - k) & mask] = q;
@@ -731,8 +747,8 @@ static void lim_path_start(struct lim *l, struct lim_path *p, uint32_t lookahead
 
 /* Gains of path p for frames pos .. pos + len - 1 (their required gains
  * already in l->need) into gain[]. RT */
-static void lim_path_run(const struct lim *l, struct lim_path *restrict p, uint32_t len,
-			 float *restrict gain)
+static inline __attribute__((always_inline)) void
+lim_path_run(const struct lim *l, struct lim_path *restrict p, uint32_t len, float *restrict gain)
 {
 	const uint32_t mask = l->mask, lookahead = p->lookahead;
 	const float *restrict need = l->need;
@@ -741,8 +757,8 @@ static void lim_path_run(const struct lim *l, struct lim_path *restrict p, uint3
 	uint32_t phase = p->phase;
 	float block_min = p->block_min;
 	int64_t sum = p->avg_sum;
-	double rel = p->rel;
-	const double a_rel = l->a_release;
+	double rel = p->rel, held = p->held;
+	const double a_rel = l->a_release, keep_rel = 1.0 - a_rel;
 	const double inv_window = p->inv_window;
 	for (uint32_t i = 0; i < len; i++) {
 		uint32_t n = l->pos + i;
@@ -755,13 +771,17 @@ static void lim_path_run(const struct lim *l, struct lim_path *restrict p, uint3
 			phase = 0;
 			block_min = 1.0f;
 		}
-		/* rel + a (m - rel) cannot round above m. The last 1e-9 of
-		 * the way is taken at once: an approach never lands by
-		 * itself, and a gain a hair under 1 would quantise to 1 -
-		 * 2^-24 and leave quiet signals inexact. */
-		double rising = rel + a_rel * (m - rel);
-		rel = m < rel || m - rising < LIM_SNAP ? m : rising;
-		int32_t q = lim_quantise(rel);
+		/* Rises toward m, falls to it at once: the one-pole from
+		 * above m lands below it, so the min takes m. The recursion
+		 * is one multiply-add and a min (the loop's critical path);
+		 * the last 1e-9 of the way is taken off it, on the value that
+		 * is averaged: an approach never lands by itself, and a gain
+		 * a hair under 1 would quantise to 1 - 2^-24 and leave quiet
+		 * signals inexact. */
+		const double md = m;
+		rel = min_d(rel * keep_rel + a_rel * md, md);
+		held = md - rel < LIM_SNAP ? md : rel;
+		int32_t q = lim_quantise(held);
 		sum += q - avg_line[(n - lookahead - 1) & mask];
 		avg_line[n & mask] = q;
 		gain[i] = (float)((double)sum * inv_window);
@@ -770,6 +790,7 @@ static void lim_path_run(const struct lim *l, struct lim_path *restrict p, uint3
 	p->block_min = block_min;
 	p->avg_sum = sum;
 	p->rel = rel;
+	p->held = held;
 }
 
 /* Forgets the signal: silence in the delay line, unity gain, the wanted
@@ -806,6 +827,22 @@ static void lim_destroy(void *fx)
 	free(l);
 }
 
+/* Whether this CPU runs the AVX2 + FMA copy of the limiter, unless
+ * CL_FX_SIMD=baseline asks for the portable one (the unit test runs
+ * both). Not RT. */
+static bool dyn_cpu_has_fma(void)
+{
+	const char *want = getenv("CL_FX_SIMD");
+	if (want && strcmp(want, "baseline") == 0)
+		return false;
+#ifdef DYN_X86
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+	return false;
+#endif
+}
+
 /* A limiter at its defaults; NULL on bad arguments or no memory. Not RT. */
 static void *lim_create(uint32_t rate, int channels)
 {
@@ -816,6 +853,7 @@ static void *lim_create(uint32_t rate, int channels)
 		return NULL;
 	l->rate = rate;
 	l->channels = channels;
+	l->fma = dyn_cpu_has_fma();
 	l->max_lookahead = (uint32_t)ceilf(LIM_MAX_LOOKAHEAD_MS * (float)rate / 1000.0f);
 	/* The history holds a window of L + 1 frames, the one leaving it,
 	 * and a whole chunk written before any of it is read back. */
@@ -850,7 +888,7 @@ static void lim_follow_lookahead(struct lim *l)
 	struct lim_path *live = &l->path[l->live];
 	if (l->fading || l->want_lookahead == live->lookahead)
 		return;
-	lim_path_start(l, &l->path[!l->live], l->want_lookahead, live->rel);
+	lim_path_start(l, &l->path[!l->live], l->want_lookahead, live->held);
 	l->fading = true;
 	glide_jump(&l->fade, 0.0f);
 	glide_to(&l->fade, 1.0f, l->fade_frames);
@@ -885,8 +923,8 @@ static void ring_read(const float *restrict ring, uint32_t mask, uint32_t start,
 /* y[i] = x[i] * gain[i] clamped to +-ceil[i] (y may be x), over whole 4-lane groups
  * (the clamp is the guard against float rounding, and turns NaN into
  * -ceil). RT */
-static void lim_apply(float *y, const float *x, const float *restrict gain,
-		      const float *restrict ceil, uint32_t len)
+static inline __attribute__((always_inline)) void
+lim_apply(float *y, const float *x, const float *restrict gain, const float *restrict ceil, uint32_t len)
 {
 	for (uint32_t i = 0; i < dyn_round4(len); i += 4) {
 		v4f c = v4f_load(ceil + i);
@@ -895,10 +933,10 @@ static void lim_apply(float *y, const float *x, const float *restrict gain,
 	}
 }
 
-/* n frames in place; the output is the input L frames late. RT */
-static void lim_process(void *fx, float *const *buf, uint32_t n)
+/* The body of lim_process, inlined into a copy per instruction set. RT */
+static inline __attribute__((always_inline)) void lim_process_body(struct lim *l, float *const *buf,
+								    uint32_t n)
 {
-	struct lim *l = fx;
 	const uint32_t mask = l->mask;
 	const int channels = l->channels;
 	const v4f one4 = {1.0f, 1.0f, 1.0f, 1.0f};
@@ -1009,6 +1047,35 @@ static void lim_process(void *fx, float *const *buf, uint32_t n)
 		 * start at once. */
 		lim_follow_lookahead(l);
 	}
+}
+
+/* lim_process for any CPU. RT */
+static void lim_process_base(struct lim *l, float *const *buf, uint32_t n)
+{
+	lim_process_body(l, buf, n);
+}
+
+#ifdef DYN_X86
+/* The same with AVX2 and FMA: the release recursion becomes one fused
+ * multiply-add and a min, the loop's critical path. RT */
+__attribute__((target("avx2,fma"))) static void lim_process_fma(struct lim *l, float *const *buf,
+								 uint32_t n)
+{
+	lim_process_body(l, buf, n);
+}
+#endif
+
+/* n frames in place; the output is the input L frames late. RT */
+static void lim_process(void *fx, float *const *buf, uint32_t n)
+{
+	struct lim *l = fx;
+#ifdef DYN_X86
+	if (l->fma) {
+		lim_process_fma(l, buf, n);
+		return;
+	}
+#endif
+	lim_process_base(l, buf, n);
 }
 
 /* Frames of delay the signal gets now: the tap with most of the weight. */

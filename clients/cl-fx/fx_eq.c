@@ -43,6 +43,10 @@
  * stereo costs what mono does; a block is interleaved into a scratch of
  * at most EQ_SEG frames, run through the active sections with the states
  * in registers (one specialised loop per section count), and written back.
+ * process() is compiled twice, for any CPU and with AVX2 and FMA (each
+ * multiply-add fused: shorter dependency chains through the states, about
+ * 1.25x faster); create() picks the copy the CPU runs, and the
+ * environment variable CL_FX_SIMD=baseline forces the portable one.
  * Every EQ_SEG frames (again on absolute time) tiny states are flushed to
  * zero so that no denormals appear whatever the FPU mode.
  *
@@ -55,6 +59,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#define EQ_X86 1
+#endif
 
 #define EQ_GRID 8             /* frames between coefficient steps while gliding */
 #define EQ_SEG 256            /* frames per scratch pass and denormal flush */
@@ -124,6 +131,7 @@ struct eq {
 	bool passes;                 /* sec[0] = 12 dB chain, sec[1..2] = 24 dB chain */
 	bool fresh;                  /* nothing processed since create/reset */
 	bool busy;                   /* a smoother, ramp or crossfade is moving */
+	bool fma;                    /* run the AVX2 + FMA copy of the loops */
 	float glide_k;               /* smoother coefficient per grid step */
 	uint32_t fade_frames;        /* length of a slope crossfade */
 	uint32_t clock;              /* absolute frame time mod EQ_SEG */
@@ -362,7 +370,8 @@ eq_kernel(struct section *const *act, const int n, const bool bell, const bool r
 }
 
 /* Dispatch to the loop specialised for n sections. RT */
-static void eq_run_sections(struct section *const *act, int n, bool bell, bool ramp, int grp,
+static inline __attribute__((always_inline)) void
+eq_run_sections(struct section *const *act, int n, bool bell, bool ramp, int grp,
 			    bool last, v4f *restrict x, uint32_t len)
 {
 	if (ramp) {
@@ -400,7 +409,8 @@ static void eq_run_sections(struct section *const *act, int n, bool bell, bool r
 
 /* Channels [4 grp, 4 grp + 4) of frames [off, off + len) into x, one
  * frame per vector; lanes without a channel carry silence. RT */
-static void eq_interleave(const struct eq *e, float *const *buf, int grp,
+static inline __attribute__((always_inline)) void
+eq_interleave(const struct eq *e, float *const *buf, int grp,
 			  uint32_t off, uint32_t len, v4f *restrict x)
 {
 	int c0 = grp * EQ_LANES;
@@ -430,7 +440,8 @@ static void eq_interleave(const struct eq *e, float *const *buf, int grp,
 }
 
 /* The inverse of eq_interleave. RT */
-static void eq_deinterleave(const struct eq *e, float *const *buf, int grp,
+static inline __attribute__((always_inline)) void
+eq_deinterleave(const struct eq *e, float *const *buf, int grp,
 			    uint32_t off, uint32_t len, const v4f *restrict x)
 {
 	int c0 = grp * EQ_LANES;
@@ -443,7 +454,8 @@ static void eq_deinterleave(const struct eq *e, float *const *buf, int grp,
 }
 
 /* Frames [off, off + len) (len <= EQ_SEG) with the current coefficients. RT */
-static void eq_run(struct eq *e, float *const *buf, uint32_t off, uint32_t len)
+static inline __attribute__((always_inline)) void
+eq_run(struct eq *e, float *const *buf, uint32_t off, uint32_t len)
 {
 	struct section *act[EQ_MAX_SECTIONS];
 	int n = 0;
@@ -534,10 +546,10 @@ static bool eq_states_sane(const struct eq *e)
 	return ok;
 }
 
-/* fx_type.process for every EQ type. RT */
-static void eq_process(void *fx, float *const *buf, uint32_t n)
+/* The body of eq_process, inlined into a copy per instruction set. RT */
+static inline __attribute__((always_inline)) void
+eq_process_body(struct eq *e, float *const *buf, uint32_t n)
 {
-	struct eq *e = fx;
 	uint32_t off = 0;
 	while (off < n) {
 		/* smoothers step on a grid of absolute time, so the result does
@@ -560,6 +572,35 @@ static void eq_process(void *fx, float *const *buf, uint32_t n)
 	}
 	if (n > 0)
 		e->fresh = false;
+}
+
+/* eq_process for any CPU. RT */
+static void eq_process_base(struct eq *e, float *const *buf, uint32_t n)
+{
+	eq_process_body(e, buf, n);
+}
+
+#ifdef EQ_X86
+/* The same with AVX2 and FMA: the same loops, each multiply-add fused
+ * (shorter dependency chains through the states). RT */
+__attribute__((target("avx2,fma"))) static void eq_process_fma(struct eq *e, float *const *buf,
+								uint32_t n)
+{
+	eq_process_body(e, buf, n);
+}
+#endif
+
+/* fx_type.process for every EQ type. RT */
+static void eq_process(void *fx, float *const *buf, uint32_t n)
+{
+	struct eq *e = fx;
+#ifdef EQ_X86
+	if (e->fma) {
+		eq_process_fma(e, buf, n);
+		return;
+	}
+#endif
+	eq_process_base(e, buf, n);
 }
 
 /* fx_type.reset: states cleared, smoothers landed; the next settings apply
@@ -595,6 +636,22 @@ static void eq_glide_to(struct eq *e, struct section *s, struct smoother *g, flo
 		e->busy = true;
 }
 
+/* Whether this CPU runs the AVX2 + FMA copy of the loops, unless
+ * CL_FX_SIMD=baseline asks for the portable one (the unit test runs
+ * both). Not RT. */
+static bool eq_cpu_has_fma(void)
+{
+	const char *want = getenv("CL_FX_SIMD");
+	if (want && strcmp(want, "baseline") == 0)
+		return false;
+#ifdef EQ_X86
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+	return false;
+#endif
+}
+
 /* An instance with nsec sections of `kind`, all at 1 kHz, 0 dB, Q 1. Not RT. */
 static struct eq *eq_new(uint32_t rate, int channels, int nsec, enum section_kind kind)
 {
@@ -609,6 +666,7 @@ static struct eq *eq_new(uint32_t rate, int channels, int nsec, enum section_kin
 	e->groups = (channels + EQ_LANES - 1) / EQ_LANES;
 	e->nsec = nsec;
 	e->fresh = true;
+	e->fma = eq_cpu_has_fma();
 	e->glide_k = (float)(1.0 - exp(-(double)EQ_GRID / (EQ_GLIDE_TAU_S * rate)));
 	e->fade_frames = (uint32_t)lround(EQ_FADE_S * rate);
 	for (int i = 0; i < nsec; i++) {

@@ -39,11 +39,18 @@
  * 10^(-3 D / (4 T rate)) (the paper's 0.5 is T = 1.57 s). The paper's
  * decay diffusion 2 = coefficient + 0.15 in 0.25..0.5 is kept. `damp`
  * sets the tank lowpasses like the hall's (decay halves at that
- * frequency), `bandwidth` the input lowpass's -3 dB point. The shortest
- * decay is 1 s: each half of the tank is 0.36 s long, so a shorter decay
- * loses more than 40 dB per half trip and decays as a staircase, not an
- * exponential; its own allpasses (g 0.7 over 23 ms) also ring for about
- * 0.45 s whatever the decay. Measured RT60s fall short below 1 s.
+ * frequency), `bandwidth` the input lowpass's -3 dB point. Short decays
+ * (down to 0.25 s) need two changes to the paper's tank, which is 0.73 s
+ * round: its allpasses (g 0.7 over 31 ms, and the decay allpasses over
+ * up to 89 ms) ring for about 0.45 s whatever the decay gain, so their
+ * gains come down to the ones that ring out within the decay (from
+ * about 0.9 s up the paper's values hold); and the damping lowpass,
+ * which would have to lose k^2 per pass at damp, is held to -1 dB three
+ * octaves under damp, so that it does not shorten the decay of the mids
+ * (it binds below about 1.2 s at damp 20 kHz; the highs then decay less
+ * than twice as fast). Measured RT60s (the unit test) stay within 15% of
+ * the set decay from 0.25 s up; at 0.2 s the input diffusers and the
+ * tank's delays alone make 0.24 s.
  *
  * Channels: 1 or 2. Freeverb and plate take a mono sum; in mono Freeverb
  * counts the input on both sides and runs the left bank only, the plate
@@ -1064,6 +1071,8 @@ const struct fx_type fx_hall = {
 static const uint16_t plate_in_len[4] = {142, 107, 379, 277};
 static const float plate_in_g[4] = {0.75f, 0.75f, 0.625f, 0.625f};
 #define PLATE_DD1 0.70f        /* decay diffusion 1 (modulated allpasses) */
+#define PLATE_RING 1.0          /* tank allpasses ring out within decay / this */
+#define PLATE_DAMP_FLOOR 0.89   /* tank lowpass gain 3 octaves under damp: >= -1 dB */
 
 /* Tank, per half (0 = left, 1 = right): modulated allpass, delay 1,
  * allpass, delay 2. */
@@ -1087,7 +1096,7 @@ static const uint16_t plate_tap_at[2][7] = {
 enum { PLATE_DECAY, PLATE_PREDELAY, PLATE_BANDWIDTH, PLATE_DAMP, PLATE_MIX, PLATE_NPARAMS };
 
 static const struct fx_param plate_params[PLATE_NPARAMS] = {
-	[PLATE_DECAY] = {"decay", "s", 1.0f, 20.0f, 2.0f, FX_LOG,
+	[PLATE_DECAY] = {"decay", "s", 0.25f, 20.0f, 2.0f, FX_LOG,
 			 "reverb time RT60 (tank decay coefficient 10^(-0.544 / decay))"},
 	[PLATE_PREDELAY] = {"predelay", "ms", 0.0f, RV_PREDELAY_MAX_MS, 10.0f, FX_LINEAR,
 			    "delay before the reverb starts"},
@@ -1114,7 +1123,7 @@ struct plate {
 	struct rv_clock clk;
 	uint32_t ramp_chunks;
 	float value[PLATE_NPARAMS];
-	struct rv_ramp decay, dd2, damp_b, bw_b, dry, wet1, wet2;
+	struct rv_ramp decay, dd1, dd2, damp_b, bw_b, dry, wet1, wet2;
 	struct rv_predelay pre;
 	struct rv_ring in_ap[4];
 	float bw_state;
@@ -1125,6 +1134,7 @@ struct plate {
 	float lfo_prev[2], lfo_cur[2];
 	float excursion;        /* frames */
 	double loop_s;          /* tank round trip, seconds */
+	double ap_mod_s, ap_decay_s;   /* the longer half's allpass delays, seconds */
 	struct rv_arena mem;
 	float in[RV_CHUNK] __attribute__((aligned(64)));
 	float wet[2][RV_CHUNK] __attribute__((aligned(64)));
@@ -1164,6 +1174,9 @@ static void plate_plan(struct plate *p, struct rv_arena *a)
 		loop += hf->mod_len + hf->len_d1 + hf->len_ap + hf->len_d2;
 	}
 	p->loop_s = loop / p->rate;
+	p->ap_mod_s = fmax(p->half[0].mod_len, p->half[1].mod_len) / p->rate;
+	p->ap_decay_s = (double)(p->half[0].len_ap > p->half[1].len_ap ? p->half[0].len_ap
+								    : p->half[1].len_ap) / p->rate;
 	for (int side = 0; side < 2; side++)
 		for (int k = 0; k < 7; k++)
 			p->tap[side][k] = plate_scale(p, plate_tap_at[side][k]);
@@ -1184,9 +1197,28 @@ static void plate_tank_targets(struct plate *p, bool jump)
 		dd2 = 0.25;
 	if (dd2 > 0.5)
 		dd2 = 0.5;
-	/* Two lowpasses per round trip of gain k^4: each gives k^2 at damp. */
+	/* An allpass of gain g over d seconds rings for an RT60 of 3 d /
+	 * -log10(g) whatever the tank does, so short decays take its gain
+	 * down to the one that rings out within the decay (the longer half's
+	 * length for both); from about 0.9 s up the paper's values hold. */
+	double t60 = p->value[PLATE_DECAY];
+	double dd1 = pow(10.0, -3.0 * PLATE_RING * p->ap_mod_s / t60);
+	if (dd1 > PLATE_DD1)
+		dd1 = PLATE_DD1;
+	double dd2_max = pow(10.0, -3.0 * PLATE_RING * p->ap_decay_s / t60);
+	if (dd2 > dd2_max)
+		dd2 = dd2_max;
+	/* Two lowpasses per round trip of gain k^4: each gives k^2 at damp.
+	 * A one-pole that strong (short decays) would cut the mids too and
+	 * shorten the decay everywhere, so it is held to -1 dB three octaves
+	 * under damp, where the decay is to be the set one; below about
+	 * 1.2 s the highs then decay less than twice as fast. */
 	double b = rv_onepole_for_gain(k * k, p->value[PLATE_DAMP], p->rate);
+	double b_max = rv_onepole_for_gain(PLATE_DAMP_FLOOR, p->value[PLATE_DAMP] / 8.0, p->rate);
+	if (b > b_max)
+		b = b_max;
 	rv_ramp_to(&p->decay, (float)k, p->ramp_chunks, jump);
+	rv_ramp_to(&p->dd1, (float)dd1, p->ramp_chunks, jump);
 	rv_ramp_to(&p->dd2, (float)dd2, p->ramp_chunks, jump);
 	rv_ramp_to(&p->damp_b, (float)b, p->ramp_chunks, jump);
 }
@@ -1305,15 +1337,15 @@ static inline struct plate_lines plate_lines_of(const struct plate_half *hf)
  * linearly interpolated), delay 1, damping, decay, decay allpass (the
  * opposite sign), delay 2 (written here, read by the other half). RT */
 static inline void plate_half_step(const struct plate_lines *l, uint32_t w, float in, float dly,
-				   float *lp, float decay, float dd2, float db)
+				   float *lp, float decay, float dd1, float dd2, float db)
 {
 	uint32_t di = (uint32_t)dly;
 	float fr = dly - (float)di;
 	float r0 = l->mod[(w - di) & l->m_mod], r1 = l->mod[(w - di - 1) & l->m_mod];
 	float dv = r0 + (r1 - r0) * fr;
-	float u = in + PLATE_DD1 * dv;
+	float u = in + dd1 * dv;
 	l->mod[w & l->m_mod] = u;
-	l->d1[w & l->m_d1] = dv - PLATE_DD1 * u;
+	l->d1[w & l->m_d1] = dv - dd1 * u;
 	float r = l->d1[(w - l->l_d1) & l->m_d1];
 	*lp = r + db * (*lp - r);
 	float av = l->ap[(w - l->l_ap) & l->m_ap];
@@ -1325,7 +1357,7 @@ static inline void plate_half_step(const struct plate_lines *l, uint32_t w, floa
 /* The tank over the span: per frame, both halves, then the taps. RT */
 static void plate_tank(struct plate *p, uint32_t n, uint32_t phase)
 {
-	const float decay = p->decay.cur, dd2 = p->dd2.cur, db = p->damp_b.cur;
+	const float decay = p->decay.cur, dd1 = p->dd1.cur, dd2 = p->dd2.cur, db = p->damp_b.cur;
 	const float exc = p->excursion;
 	const struct plate_lines L = plate_lines_of(&p->half[0]), R = plate_lines_of(&p->half[1]);
 	/* Modulated delay = centre + excursion * LFO, the LFO a straight line
@@ -1347,8 +1379,8 @@ static void plate_tank(struct plate *p, uint32_t n, uint32_t phase)
 		/* Each half is fed by the other half's last delay. */
 		const float from_r = R.d2[(w - R.l_d2) & R.m_d2] * decay;
 		const float from_l = L.d2[(w - L.l_d2) & L.m_d2] * decay;
-		plate_half_step(&L, w, x[j] + from_r, m0l + mdl * k, &lpl, decay, dd2, db);
-		plate_half_step(&R, w, x[j] + from_l, m0r + mdr * k, &lpr, decay, dd2, db);
+		plate_half_step(&L, w, x[j] + from_r, m0l + mdl * k, &lpl, decay, dd1, dd2, db);
+		plate_half_step(&R, w, x[j] + from_l, m0r + mdr * k, &lpr, decay, dd1, dd2, db);
 		/* Taps in plate_tap_at order and with its signs. */
 		wl[j] = PLATE_OUT_GAIN *
 			(((R.d1[(w - tl[0]) & R.m_d1] + R.d1[(w - tl[1]) & R.m_d1]) -
@@ -1414,6 +1446,7 @@ static void plate_tick(void *fx)
 {
 	struct plate *p = fx;
 	rv_ramp_tick(&p->decay);
+	rv_ramp_tick(&p->dd1);
 	rv_ramp_tick(&p->dd2);
 	rv_ramp_tick(&p->damp_b);
 	rv_ramp_tick(&p->bw_b);

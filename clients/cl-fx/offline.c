@@ -218,9 +218,16 @@ int fx_offline_render(const char *chain_path, const char *in_path, const char *o
 		if (got < 0)
 			goto done;
 		input += (uint64_t)got;
-		for (long f = 0; f < got; f++)
-			for (int ch = 0; ch < channels; ch++)
-				buf[ch][f] = inter[f * channels + ch];
+		if (channels == 2) {   /* the common case, without the inner loop */
+			for (long f = 0; f < got; f++) {
+				buf[0][f] = inter[2 * f];
+				buf[1][f] = inter[2 * f + 1];
+			}
+		} else {
+			for (long f = 0; f < got; f++)
+				for (int ch = 0; ch < channels; ch++)
+					buf[ch][f] = inter[f * channels + ch];
+		}
 		uint32_t n = (uint32_t)got;
 		if (ended) {
 			uint64_t silence = input + latency + tail - (fed + n);
@@ -248,9 +255,16 @@ int fx_offline_render(const char *chain_path, const char *in_path, const char *o
 		fed += n;
 		if (skip == n)
 			continue;
-		for (uint32_t f = skip; f < n; f++)
-			for (int ch = 0; ch < channels; ch++)
-				inter[(size_t)(f - skip) * (size_t)channels + (size_t)ch] = buf[ch][f];
+		if (channels == 2) {
+			for (uint32_t f = skip; f < n; f++) {
+				inter[2 * (size_t)(f - skip)] = buf[0][f];
+				inter[2 * (size_t)(f - skip) + 1] = buf[1][f];
+			}
+		} else {
+			for (uint32_t f = skip; f < n; f++)
+				for (int ch = 0; ch < channels; ch++)
+					inter[(size_t)(f - skip) * (size_t)channels + (size_t)ch] = buf[ch][f];
+		}
 		if (cl_audio_out_write(out, inter, n - skip, err, errlen) != 0)
 			goto done;
 		written += n - skip;

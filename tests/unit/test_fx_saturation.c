@@ -6,10 +6,16 @@
  * signal from 20 Hz to 20 kHz, mix 0 = the dry signal
  * delayed by latency() bit for bit, mix 50% at unity gain (no comb),
  * even harmonics of the clipper with and without asymmetry, Chebyshev
- * weights giving exactly their harmonic, DC after asymmetric clipping,
+ * weights giving exactly their harmonic, the points curve (straight or
+ * monotone cubic: identity by default, and a given point set followed
+ * sample by sample), DC after asymmetric clipping,
  * extremes of every parameter (no NaN or Inf, bounded), block-size
  * independence (bit-identical, also while glides move), reset, clicks on
  * one-step parameter changes. Ends with a timing print.
+ *
+ * All of it runs twice: with the loops the CPU runs fastest (an AVX2 +
+ * FMA copy where it has them) and with the portable copy
+ * (CL_FX_SIMD=baseline); then the two copies must agree within 1e-4.
  *
  * Levels are read by a DFT over a whole number of periods (exact bins)
  * where the signal is periodic, and by a Blackman-Harris windowed FFT
@@ -462,6 +468,107 @@ static void check_chebyshev(void)
 
 /* ---- robustness ------------------------------------------------------------ */
 
+/* The points curve (modes 1 and 2) against its definition: x_k = -1 +
+ * k / 4, the value p_(k+1) there, straight lines or Fritsch-Carlson
+ * monotone cubic pieces between. ref_points() computes it here, from the
+ * definition (checked on known values first). */
+static const double test_p[9] = {-1, -0.9, -0.7, -0.4, 0, 0.4, 0.7, 0.9, 1};
+
+static double ref_points(double x, const double *p, bool smooth)
+{
+	if (x <= -1.0)
+		return p[0];
+	if (x >= 1.0)
+		return p[8];
+	int k = (int)floor((x + 1.0) * 4.0);
+	if (k > 7)
+		k = 7;
+	double t = (x - (-1.0 + 0.25 * k)) * 4.0;
+	if (!smooth)
+		return p[k] + t * (p[k + 1] - p[k]);
+	double d[8], m[9];
+	for (int i = 0; i < 8; i++)
+		d[i] = (p[i + 1] - p[i]) * 4.0;
+	m[0] = d[0];
+	m[8] = d[7];
+	for (int i = 1; i < 8; i++)
+		m[i] = d[i - 1] * d[i] > 0.0 ? (d[i - 1] + d[i]) / 2.0 : 0.0;
+	for (int i = 0; i < 8; i++) {
+		if (d[i] == 0.0) {
+			m[i] = m[i + 1] = 0.0;
+			continue;
+		}
+		double a = m[i] / d[i], b = m[i + 1] / d[i];
+		if (a * a + b * b > 9.0) {
+			m[i] = 3.0 * a * d[i] / sqrt(a * a + b * b);
+			m[i + 1] = 3.0 * b * d[i] / sqrt(a * a + b * b);
+		}
+	}
+	double h00 = 2 * t * t * t - 3 * t * t + 1, h10 = t * t * t - 2 * t * t + t;
+	double h01 = -2 * t * t * t + 3 * t * t, h11 = t * t * t - t * t;
+	return h00 * p[k] + h10 * 0.25 * m[k] + h01 * p[k + 1] + h11 * 0.25 * m[k + 1];
+}
+
+static void check_points(void)
+{
+	/* the reference itself, on known values */
+	CHECK(fabs(ref_points(0.125, test_p, false) - 0.2) < 1e-12 &&
+	      fabs(ref_points(0.6, test_p, false) - 0.78) < 1e-12 &&
+	      fabs(ref_points(-0.5, test_p, true) + 0.7) < 1e-12 &&
+	      fabs(ref_points(0.3, test_p, true) - ref_points(-0.3, test_p, true) * -1.0) < 1e-12,
+	      "reference curve: lines give 0.2 at 0.125 and 0.78 at 0.6, the cubic meets its points");
+
+	/* the default points are the identity: a sine passes unchanged */
+	const size_t skip = 4800, n = 48000, frames = skip + n;
+	float *x = buffer(frames);
+	for (int mode = 1; mode <= 2; mode++) {
+		sine(x, frames, 1000.0, 0.7);
+		struct setting s[] = {{"mode", (float)mode}, {NULL, 0}};
+		mono(&fx_waveshaper, s, x, frames);
+		double a1 = amplitude(x + skip, n, 1000.0), other = 0.0;
+		for (int h = 2; h <= 10; h++)
+			other = fmax(other, amplitude(x + skip, n, 1000.0 * h));
+		printf("  waveshaper mode %d, default points: 1 kHz at %+.4f dB, harmonics %.1f dB under\n",
+		       mode, db(a1 / 0.7), db(other / a1));
+		CHECK(fabs(db(a1 / 0.7)) <= 0.05, "mode %d identity points: gain %.4f dB", mode, db(a1 / 0.7));
+		CHECK(db(other / a1) < -90.0, "mode %d identity points: harmonics at %.1f dB", mode,
+		      db(other / a1));
+	}
+	free(x);
+
+	/* a curve through given points: a slow full-scale sine comes out as
+	 * the curve of its input, after the 5 Hz DC blocker (modelled here) */
+	const size_t len = 48000;
+	float *in = buffer(len), *out = buffer(len);
+	for (int mode = 1; mode <= 2; mode++) {
+		sine(in, len, 20.0, 1.0);
+		memcpy(out, in, len * sizeof *in);
+		struct setting s[12] = {{"mode", (float)mode}};
+		static const char *names[9] = {"p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"};
+		for (int k = 0; k < 9; k++)
+			s[1 + k] = (struct setting){names[k], (float)test_p[k]};
+		s[10] = (struct setting){NULL, 0};
+		mono(&fx_waveshaper, s, out, len);
+		void *fx = make(&fx_waveshaper, RATE, 1);
+		uint32_t lat = fx_waveshaper.latency(fx);
+		fx_waveshaper.destroy(fx);
+		const double r = 1.0 - 2.0 * M_PI * 5.0 / RATE;
+		double px = 0.0, py = 0.0, worst = 0.0;
+		for (size_t i = 0; i < len; i++) {
+			double f = i >= lat ? ref_points(in[i - lat], test_p, mode == 2) : 0.0;
+			py = (f - px) + r * py;
+			px = f;
+			if (i >= 4800)
+				worst = fmax(worst, fabs(out[i] - py));
+		}
+		printf("  waveshaper mode %d, points -1 -.9 -.7 -.4 0 .4 .7 .9 1: max |error| %.5f "
+		       "against the %s curve\n", mode, worst, mode == 2 ? "monotone cubic" : "straight-line");
+		CHECK(worst < 0.002, "mode %d: the curve through the points is off by %.5f", mode, worst);
+	}
+	free(in);
+	free(out);
+}
+
 /* Bounds on |output| for input within +-1, from the worst case: the
  * curve's output through the decimation chain (with the ADAA droop fix)
  * has an L1 norm of 1.99, so a curve within +-1 comes out within +-1.99;
@@ -567,8 +674,13 @@ static void check_blocks(void)
 		 {{"asymmetry", -0.6f}, {"tone", 9000}, {"mix", 40}, {NULL, 0}}},
 		{&fx_waveshaper, {{"drive", 6}, {"h2", 0.5f}, {"h5", -0.3f}, {NULL, 0}},
 		 {{"h1", 0.2f}, {"h3", 1}, {"drive", 18}, {NULL, 0}}},
+		{&fx_waveshaper, {{"mode", 1}, {"p3", -0.2f}, {"drive", 6}, {NULL, 0}},
+		 {{"mode", 2}, {"p7", 0.1f}, {"h2", 0.5f}, {NULL, 0}}},
+		{&fx_waveshaper, {{"mode", 2}, {"p2", 0.3f}, {NULL, 0}},
+		 {{"mode", 0}, {"h3", 0.5f}, {NULL, 0}}},
 	};
-	for (int c = 0; c < 3; c++) {
+	const int ncases = (int)(sizeof cases / sizeof cases[0]);
+	for (int c = 0; c < ncases; c++) {
 		const struct fx_type *t = cases[c].t;
 		for (size_t b = 0; b < 4; b++) {
 			float **dst = b == 0 ? ref : out;
@@ -593,10 +705,11 @@ static void check_blocks(void)
 			      blocks[b], diff);
 		}
 	}
-	printf("  blocks of 1, 13, 64, 4096 frames: bit-identical (stereo, with a change mid-run)\n");
+	printf("  blocks of 1, 13, 64, 4096 frames: bit-identical (stereo, with a change mid-run, "
+	       "also of the waveshaper's mode)\n");
 
 	/* reset() forgets everything: the same input gives the same output */
-	for (int c = 0; c < 3; c++) {
+	for (int c = 0; c < ncases; c++) {
 		const struct fx_type *t = cases[c].t;
 		void *fx = make(t, RATE, 2);
 		for (int pass = 0; pass < 2; pass++) {
@@ -647,6 +760,8 @@ static void check_clicks(void)
 		{&fx_waveshaper, 0.5, {{"drive", 0}, {NULL, 0}}, {"h2", 1}},
 		{&fx_waveshaper, 0.5, {{"h1", 1}, {NULL, 0}}, {"h1", -1}},
 		{&fx_waveshaper, 0.05, {{"h3", 0.5f}, {NULL, 0}}, {"drive", 12}},
+		{&fx_waveshaper, 0.5, {{"h3", 0.5f}, {NULL, 0}}, {"mode", 2}},
+		{&fx_waveshaper, 0.5, {{"mode", 1}, {NULL, 0}}, {"p7", 0.9f}},
 	};
 	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
 		const struct fx_type *t = cases[c].t;
@@ -723,20 +838,69 @@ static void timing(void)
 	free(ch[1]);
 }
 
+/* The AVX2 + FMA copy of the loops (where the CPU has it) and the portable
+ * one give the same sound: stereo noise at high drive through each type,
+ * both ways, within 1e-4 (-80 dB) of each other sample by sample. */
+static void check_copies_agree(void)
+{
+	const size_t frames = 48000;
+	float *a[2] = {buffer(frames), buffer(frames)}, *b[2] = {buffer(frames), buffer(frames)};
+	for (int t = 0; t < 3; t++) {
+		const struct fx_type *ty = all_types[t];
+		float *const *out[2] = {a, b};
+		for (int pass = 0; pass < 2; pass++) {
+			seed = 4242;
+			for (size_t i = 0; i < frames; i++) {
+				out[pass][0][i] = 0.7f * noise();
+				out[pass][1][i] = 0.5f * (float)sin(2.0 * M_PI * 997.0 * (double)i / RATE);
+			}
+			if (pass)
+				setenv("CL_FX_SIMD", "baseline", 1);
+			else
+				unsetenv("CL_FX_SIMD");
+			void *fx = make(ty, RATE, 2);
+			set(ty, fx, "drive", 20);
+			set(ty, fx, "mix", 90);
+			run(ty, fx, (float **)out[pass], 2, frames, 128);
+			ty->destroy(fx);
+		}
+		double worst = 0.0;
+		for (int c = 0; c < 2; c++)
+			for (size_t i = 0; i < frames; i++)
+				worst = fmax(worst, fabs((double)a[c][i] - b[c][i]));
+		printf("  %s: fastest and portable loops differ by at most %.2g\n", ty->id, worst);
+		CHECK(worst <= 1e-4, "%s: the two copies of the loops differ by %g", ty->id, worst);
+	}
+	unsetenv("CL_FX_SIMD");
+	for (int c = 0; c < 2; c++) {
+		free(a[c]);
+		free(b[c]);
+	}
+}
+
 int main(void)
 {
-	check_aliasing();
-	check_tanh();
-	check_small_signal();
-	check_response();
-	check_dry();
-	check_half_mix();
-	check_distortion_harmonics();
-	check_chebyshev();
-	check_extremes();
-	check_blocks();
-	check_clicks();
-	timing();
+	/* everything twice: with the loops this CPU runs fastest (AVX2 and
+	 * FMA where it has them), then with the portable ones */
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass)
+			setenv("CL_FX_SIMD", "baseline", 1);
+		printf("%s loops:\n", pass ? "portable (CL_FX_SIMD=baseline)" : "fastest");
+		check_aliasing();
+		check_tanh();
+		check_small_signal();
+		check_response();
+		check_dry();
+		check_half_mix();
+		check_distortion_harmonics();
+		check_chebyshev();
+		check_points();
+		check_extremes();
+		check_blocks();
+		check_clicks();
+		timing();
+	}
+	check_copies_agree();
 	printf("fx-saturation: %d checks, %d failures\n", checks, failures);
 	return failures ? 1 : 0;
 }
