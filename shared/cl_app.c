@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,12 @@
 #include <unistd.h>
 
 #include "cl_doc.h"
+#include "cl_jack.h"
 #include "cl_log.h"
+#include "cl_nsm.h"
+#include "cl_osc.h"
+
+#define RECONNECT_INTERVAL_NS 500000000L
 
 static volatile sig_atomic_t caught;
 static int signal_pipe[2] = { -1, -1 };
@@ -108,4 +114,111 @@ int cl_state_save_dir(const char *dir, cl_state_get_fn get, void *userdata,
 	int r = cl_doc_save(path, doc, err, errlen);
 	json_decref(doc);
 	return r;
+}
+
+int cl_app_session_init(struct cl_app_session *s, const char *name)
+{
+	*s = (struct cl_app_session){ .jack_name = strdup(name) };
+	return s->jack_name ? 0 : -1;
+}
+
+int cl_app_session_open(struct cl_app_session *s, const char *dir, const char *display_name,
+			const char *client_id, const char **store,
+			cl_state_set_fn set, void *userdata, char *err, size_t errlen)
+{
+	char path[4096];
+	cl_state_path(path, sizeof(path), dir);
+	if (cl_state_load(path, true, set, userdata) != 0) {
+		snprintf(err, errlen, "cannot load %s (see the log)", path);
+		return -1;
+	}
+	char *d = strdup(dir), *name = strdup(client_id);
+	if (!d || !name) {
+		free(d);
+		free(name);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (store && *store == s->dir)
+		*store = NULL;   /* the old session's folder */
+	free(s->dir);
+	free(s->jack_name);
+	s->dir = d;
+	s->jack_name = name;
+	if (store && !*store)
+		*store = s->dir;
+	s->opened = true;
+	cl_info("NSM session '%s': state in %s", display_name, dir);
+	return 0;
+}
+
+void cl_app_session_done(struct cl_app_session *s, const char **store)
+{
+	if (store && s->dir && *store == s->dir)
+		*store = NULL;
+	free(s->dir);
+	free(s->jack_name);
+	*s = (struct cl_app_session){ 0 };
+}
+
+static bool reached(const struct timespec *t, const struct timespec *now)
+{
+	return now->tv_sec > t->tv_sec || (now->tv_sec == t->tv_sec && now->tv_nsec >= t->tv_nsec);
+}
+
+int cl_app_run(const struct cl_app_loop *l)
+{
+	struct timespec next_reconnect = { 0 }, now;
+	bool jack_started = cl_jack_is_up(l->jack);
+	int timeout = l->timeout_ms;
+
+	while (!*l->quit && !cl_signal_caught()) {
+		struct pollfd fds[4];
+		int nfds = 0, jack_i = -1, nsm_i = -1;
+		fds[nfds++] = (struct pollfd){ .fd = cl_signals_fd(), .events = POLLIN };
+		fds[nfds++] = (struct pollfd){ .fd = cl_osc_fd(l->osc), .events = POLLIN };
+		if (cl_jack_is_up(l->jack)) {
+			jack_i = nfds;
+			fds[nfds++] = (struct pollfd){ .fd = cl_jack_fd(l->jack), .events = POLLIN };
+		}
+		if (l->nsm) {
+			nsm_i = nfds;
+			fds[nfds++] = (struct pollfd){ .fd = cl_nsm_fd(l->nsm), .events = POLLIN };
+		}
+		cl_log_flush();
+		if (poll(fds, (nfds_t)nfds, timeout) < 0 && errno != EINTR) {
+			cl_error("poll: %s", strerror(errno));
+			return -1;
+		}
+		timeout = l->timeout_ms;
+		if (l->tick)
+			l->tick(l->userdata, &timeout);
+		if (fds[1].revents & POLLIN)
+			cl_osc_receive(l->osc);
+		if (nsm_i >= 0 && (fds[nsm_i].revents & POLLIN))
+			cl_nsm_receive(l->nsm);
+		if (jack_i >= 0 && (fds[jack_i].revents & (POLLIN | POLLHUP))) {
+			cl_jack_lost(l->jack);
+			if (l->lost)
+				l->lost(l->userdata);
+		}
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!jack_started && l->nsm && l->session->opened) {
+			/* NSM has loaded our state: only now join the graph */
+			if (l->open_jack(l->userdata) != 0)
+				return -1;
+			jack_started = true;
+		} else if (jack_started && !cl_jack_is_up(l->jack) && reached(&next_reconnect, &now)) {
+			if (cl_jack_try_reopen(l->jack) == 0 && l->reopened)
+				l->reopened(l->userdata);
+			next_reconnect = now;
+			next_reconnect.tv_nsec += RECONNECT_INTERVAL_NS;
+			if (next_reconnect.tv_nsec >= 1000000000L) {
+				next_reconnect.tv_sec++;
+				next_reconnect.tv_nsec -= 1000000000L;
+			}
+		}
+	}
+	return 0;
 }

@@ -1128,7 +1128,7 @@ static json_t *on_status(void *userdata)
 	return json_pack("{s:s, s:s, s:{s:b, s:s?, s:i}, s:{s:i, s:o, s:i, s:i},"
 			 " s:{s:I, s:f, s:f, s:f}}",
 		"program", FX_PROG, "version", CL_VERSION,
-		"jack", "connected", cl_jack_is_up(&a->jack), "client", a->jack_name, "rate", (int)a->rate,
+		"jack", "connected", cl_jack_is_up(&a->jack), "client", a->session.jack_name, "rate", (int)a->rate,
 		"rack", "channels", a->channels, "chain", slots,
 		"latency", (int)chain_latency(a),
 		"lanes", a->lanes ? a->lanes->count : 0,

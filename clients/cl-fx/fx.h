@@ -18,6 +18,7 @@
 #include "automation.h"
 #include "chain.h"
 #include "chaindoc.h"
+#include "cl_app.h"
 #include "cl_cli.h"
 #include "cl_jack.h"
 #include "cl_nsm.h"
@@ -100,9 +101,7 @@ struct fx_app {
 
 	struct cl_osc *osc;
 	struct cl_nsm *nsm;
-	char *nsm_dir;
-	bool nsm_opened;
-	char *jack_name;
+	struct cl_app_session session;
 	bool quit;
 };
 

@@ -7,7 +7,6 @@
 #include "fx.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +16,6 @@
 #include "cl_log.h"
 #include "offline.h"
 
-#define RECONNECT_INTERVAL_MS 500
 
 enum { OPT_CHANNELS = 1000, OPT_CHAIN, OPT_EFFECTS_DOC, OPT_OFFLINE, OPT_FORMAT, OPT_BPM, OPT_TAIL };
 
@@ -156,33 +154,20 @@ static int nsm_open(void *userdata, const char *dir, const char *display_name,
 		    const char *client_id, char *err, size_t errlen)
 {
 	struct fx_app *a = userdata;
-	char path[4096];
-	cl_state_path(path, sizeof(path), dir);
-	if (cl_state_load(path, true, control_state_set, a) != 0) {
-		snprintf(err, errlen, "cannot load %s (see the log)", path);
-		return -1;
-	}
-	free(a->nsm_dir);
-	a->nsm_dir = strdup(dir);
-	free(a->jack_name);
-	a->jack_name = strdup(client_id);
-	if (!a->opt.store)
-		a->opt.store = a->nsm_dir;
-	a->nsm_opened = true;
-	cl_info("NSM session '%s': state in %s", display_name, dir);
-	return 0;
+	return cl_app_session_open(&a->session, dir, display_name, client_id, &a->opt.store,
+				   control_state_set, a, err, errlen);
 }
 
 static int nsm_save(void *userdata, char *err, size_t errlen)
 {
 	struct fx_app *a = userdata;
-	return cl_state_save_dir(a->nsm_dir, control_state_get, a, err, errlen);
+	return cl_state_save_dir(a->session.dir, control_state_get, a, err, errlen);
 }
 
 static int open_jack(struct fx_app *a)
 {
 	char err[512];
-	if (cl_jack_open(&a->jack, a->jack_name, a->opt.server, a->specs, a->nports,
+	if (cl_jack_open(&a->jack, a->session.jack_name, a->opt.server, a->specs, a->nports,
 			 engine_setup, a, err, sizeof(err)) != 0) {
 		cl_error("%s", err);
 		return -1;
@@ -196,57 +181,21 @@ static int open_jack(struct fx_app *a)
 	return 0;
 }
 
-static int run(struct fx_app *a)
+static int open_jack_hook(void *userdata)
 {
-	struct timespec next_reconnect = { 0 }, now;
-	bool jack_started = cl_jack_is_up(&a->jack);
+	return open_jack(userdata);
+}
 
-	while (!a->quit && !cl_signal_caught()) {
-		struct pollfd fds[4];
-		int nfds = 0, jack_i = -1, nsm_i = -1;
-		fds[nfds++] = (struct pollfd){ .fd = cl_signals_fd(), .events = POLLIN };
-		fds[nfds++] = (struct pollfd){ .fd = cl_osc_fd(a->osc), .events = POLLIN };
-		if (cl_jack_is_up(&a->jack)) {
-			jack_i = nfds;
-			fds[nfds++] = (struct pollfd){ .fd = cl_jack_fd(&a->jack), .events = POLLIN };
-		}
-		if (a->nsm) {
-			nsm_i = nfds;
-			fds[nfds++] = (struct pollfd){ .fd = cl_nsm_fd(a->nsm), .events = POLLIN };
-		}
-		cl_log_flush();
-		if (poll(fds, (nfds_t)nfds, 5) < 0 && errno != EINTR) {
-			cl_error("poll: %s", strerror(errno));
-			return -1;
-		}
-		/* events first: recording needs the latest transport position */
-		control_events(a);
-		if (fds[1].revents & POLLIN)
-			cl_osc_receive(a->osc);
-		if (nsm_i >= 0 && (fds[nsm_i].revents & POLLIN))
-			cl_nsm_receive(a->nsm);
-		if (jack_i >= 0 && (fds[jack_i].revents & (POLLIN | POLLHUP)))
-			cl_jack_lost(&a->jack);
+/* Events every turn, before OSC: recording needs the latest transport
+ * position. */
+static void tick(void *userdata, int *timeout_ms)
+{
+	control_events(userdata);
+}
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (!jack_started && a->nsm && a->nsm_opened) {
-			if (open_jack(a) != 0)
-				return -1;
-			jack_started = true;
-		} else if (jack_started && !cl_jack_is_up(&a->jack) &&
-			   (now.tv_sec > next_reconnect.tv_sec ||
-			    (now.tv_sec == next_reconnect.tv_sec && now.tv_nsec >= next_reconnect.tv_nsec))) {
-			if (cl_jack_try_reopen(&a->jack) == 0)
-				control_latency_changed(a);
-			next_reconnect = now;
-			next_reconnect.tv_nsec += RECONNECT_INTERVAL_MS * 1000000L;
-			if (next_reconnect.tv_nsec >= 1000000000L) {
-				next_reconnect.tv_sec++;
-				next_reconnect.tv_nsec -= 1000000000L;
-			}
-		}
-	}
-	return 0;
+static void on_reopened(void *userdata)
+{
+	control_latency_changed(userdata);
 }
 
 int main(int argc, char **argv)
@@ -295,7 +244,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: files are only taken with --offline\n", FX_PROG);
 		return CL_EXIT_USAGE;
 	}
-	a->jack_name = strdup(a->opt.name);
+	if (cl_app_session_init(&a->session, a->opt.name) != 0)
+		return CL_EXIT_FAILURE;
 	hooks.userdata = a;
 	nsm_hooks.userdata = a;
 	ports_init(a);
@@ -326,7 +276,12 @@ int main(int argc, char **argv)
 	if (!a->nsm && open_jack(a) != 0)
 		goto out_nsm;
 
-	status = run(a) == 0 ? CL_EXIT_OK : CL_EXIT_FAILURE;
+	struct cl_app_loop loop = {
+		.osc = a->osc, .nsm = a->nsm, .jack = &a->jack, .session = &a->session, .quit = &a->quit,
+		.userdata = a, .open_jack = open_jack_hook, .tick = tick, .reopened = on_reopened,
+		.timeout_ms = 5,
+	};
+	status = cl_app_run(&loop) == 0 ? CL_EXIT_OK : CL_EXIT_FAILURE;
 	if (cl_signal_caught())
 		cl_info("signal %d: stopping", cl_signal_caught());
 	cl_jack_close(&a->jack);
@@ -339,9 +294,6 @@ out_engine:
 	engine_done(a);
 out:
 	cl_log_flush();
-	if (a->opt.store == a->nsm_dir)
-		a->opt.store = NULL;
-	free(a->jack_name);
-	free(a->nsm_dir);
+	cl_app_session_done(&a->session, &a->opt.store);
 	return status;
 }

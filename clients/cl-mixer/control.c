@@ -1086,7 +1086,7 @@ static json_t *on_status(void *userdata)
 	return json_pack("{s:s, s:s, s:{s:b, s:s?, s:i, s:i}, s:{s:i, s:i, s:i, s:i},"
 			 " s:{s:I, s:f, s:f, s:f, s:i}}",
 		"program", MX_PROG, "version", CL_VERSION,
-		"jack", "connected", cl_jack_is_up(&m->jack), "client", m->jack_name,
+		"jack", "connected", cl_jack_is_up(&m->jack), "client", m->session.jack_name,
 		"rate", (int)m->jack.sample_rate, "period", (int)m->jack.buffer_size,
 		"mixer", "strips", m->strips, "channels", m->channels, "aux", m->aux,
 		"midi_bindings", m->learn.count,

@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +22,6 @@
 #include "cl_log.h"
 #include "offline.h"
 
-#define RECONNECT_INTERVAL_MS 500
 
 enum {
 	OPT_CHANNELS = 1000, OPT_MONO, OPT_AUX, OPT_OFFLINE, OPT_FORMAT,
@@ -165,37 +163,25 @@ static void ports_done(struct mx *m)
 	free(m->spec_pretty);
 }
 
+/* Scenes live in the session folder unless --store says otherwise. */
 static int nsm_open(void *userdata, const char *dir, const char *display_name,
 		    const char *client_id, char *err, size_t errlen)
 {
 	struct mx *m = userdata;
-	char path[4096];
-	cl_state_path(path, sizeof(path), dir);
-	if (cl_state_load(path, true, control_state_set, m) != 0) {
-		snprintf(err, errlen, "cannot load %s (see the log)", path);
-		return -1;
-	}
-	free(m->nsm_dir);
-	m->nsm_dir = strdup(dir);
-	free(m->jack_name);
-	m->jack_name = strdup(client_id);
-	if (!m->opt.store)
-		m->opt.store = m->nsm_dir;   /* scenes live in the session folder */
-	m->nsm_opened = true;
-	cl_info("NSM session '%s': state in %s", display_name, dir);
-	return 0;
+	return cl_app_session_open(&m->session, dir, display_name, client_id, &m->opt.store,
+				   control_state_set, m, err, errlen);
 }
 
 static int nsm_save(void *userdata, char *err, size_t errlen)
 {
 	struct mx *m = userdata;
-	return cl_state_save_dir(m->nsm_dir, control_state_get, m, err, errlen);
+	return cl_state_save_dir(m->session.dir, control_state_get, m, err, errlen);
 }
 
 static int open_jack(struct mx *m)
 {
 	char err[512];
-	if (cl_jack_open(&m->jack, m->jack_name, m->opt.server, m->specs, m->nports,
+	if (cl_jack_open(&m->jack, m->session.jack_name, m->opt.server, m->specs, m->nports,
 			 engine_setup, m, err, sizeof(err)) != 0) {
 		cl_error("%s", err);
 		return -1;
@@ -205,56 +191,15 @@ static int open_jack(struct mx *m)
 	return 0;
 }
 
-static int run(struct mx *m)
+static int open_jack_hook(void *userdata)
 {
-	struct timespec next_reconnect = { 0 }, now;
-	bool jack_started = cl_jack_is_up(&m->jack);
+	return open_jack(userdata);
+}
 
-	while (!m->quit && !cl_signal_caught()) {
-		struct pollfd fds[4];
-		int nfds = 0, jack_i = -1, nsm_i = -1;
-		fds[nfds++] = (struct pollfd){ .fd = cl_signals_fd(), .events = POLLIN };
-		fds[nfds++] = (struct pollfd){ .fd = cl_osc_fd(m->osc), .events = POLLIN };
-		if (cl_jack_is_up(&m->jack)) {
-			jack_i = nfds;
-			fds[nfds++] = (struct pollfd){ .fd = cl_jack_fd(&m->jack), .events = POLLIN };
-		}
-		if (m->nsm) {
-			nsm_i = nfds;
-			fds[nfds++] = (struct pollfd){ .fd = cl_nsm_fd(m->nsm), .events = POLLIN };
-		}
-		cl_log_flush();
-		/* Events (meters at 30 Hz, CCs) are read at least every 5 ms. */
-		if (poll(fds, (nfds_t)nfds, 5) < 0 && errno != EINTR) {
-			cl_error("poll: %s", strerror(errno));
-			return -1;
-		}
-		if (fds[1].revents & POLLIN)
-			cl_osc_receive(m->osc);
-		if (nsm_i >= 0 && (fds[nsm_i].revents & POLLIN))
-			cl_nsm_receive(m->nsm);
-		if (jack_i >= 0 && (fds[jack_i].revents & (POLLIN | POLLHUP)))
-			cl_jack_lost(&m->jack);
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (!jack_started && m->nsm && m->nsm_opened) {
-			if (open_jack(m) != 0)
-				return -1;
-			jack_started = true;
-		} else if (jack_started && !cl_jack_is_up(&m->jack) &&
-			   (now.tv_sec > next_reconnect.tv_sec ||
-			    (now.tv_sec == next_reconnect.tv_sec && now.tv_nsec >= next_reconnect.tv_nsec))) {
-			cl_jack_try_reopen(&m->jack);
-			next_reconnect = now;
-			next_reconnect.tv_nsec += RECONNECT_INTERVAL_MS * 1000000L;
-			if (next_reconnect.tv_nsec >= 1000000000L) {
-				next_reconnect.tv_sec++;
-				next_reconnect.tv_nsec -= 1000000000L;
-			}
-		}
-		control_events(m);
-	}
-	return 0;
+/* Meters (30 Hz) and CCs are read at least every 5 ms. */
+static void tick(void *userdata, int *timeout_ms)
+{
+	control_events(userdata);
 }
 
 int main(int argc, char **argv)
@@ -322,7 +267,8 @@ int main(int argc, char **argv)
 
 	control_init(m);
 	m->master_db = 0.0f;
-	m->jack_name = strdup(m->opt.name);
+	if (cl_app_session_init(&m->session, m->opt.name) != 0)
+		return CL_EXIT_FAILURE;
 	hooks.userdata = m;
 	nsm_hooks.userdata = m;
 
@@ -350,7 +296,11 @@ int main(int argc, char **argv)
 	if (!m->nsm && open_jack(m) != 0)
 		goto out_nsm;
 
-	status = run(m) == 0 ? CL_EXIT_OK : CL_EXIT_FAILURE;
+	struct cl_app_loop loop = {
+		.osc = m->osc, .nsm = m->nsm, .jack = &m->jack, .session = &m->session, .quit = &m->quit,
+		.userdata = m, .open_jack = open_jack_hook, .tick = tick, .timeout_ms = 5,
+	};
+	status = cl_app_run(&loop) == 0 ? CL_EXIT_OK : CL_EXIT_FAILURE;
 	if (cl_signal_caught())
 		cl_info("signal %d: stopping", cl_signal_caught());
 	cl_jack_close(&m->jack);
@@ -363,9 +313,6 @@ out_engine:
 	ports_done(m);
 out:
 	cl_log_flush();
-	if (m->opt.store == m->nsm_dir)
-		m->opt.store = NULL;
-	free(m->jack_name);
-	free(m->nsm_dir);
+	cl_app_session_done(&m->session, &m->opt.store);
 	return status;
 }

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <jack/jack.h>
 
+#include "cl_app.h"
 #include "cl_cli.h"
 #include "cl_jack.h"
 #include "cl_learn.h"
@@ -91,9 +92,7 @@ struct mx {
 
 	struct cl_osc *osc;
 	struct cl_nsm *nsm;
-	char *nsm_dir;
-	bool nsm_opened;
-	char *jack_name;
+	struct cl_app_session session;
 	bool quit;
 };
 

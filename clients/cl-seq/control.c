@@ -841,7 +841,7 @@ static json_t *on_status(void *userdata)
 	return json_pack("{s:s, s:s, s:{s:b, s:s?, s:i}, s:{s:b, s:s, s:f, s:f},"
 			 " s:{s:o, s:i, s:i}, s:{s:I, s:f, s:f, s:f, s:i}}",
 		"program", SEQ_PROG, "version", CL_VERSION,
-		"jack", "connected", cl_jack_is_up(&a->jack), "client", a->jack_name, "rate", (int)a->rate,
+		"jack", "connected", cl_jack_is_up(&a->jack), "client", a->session.jack_name, "rate", (int)a->rate,
 		"transport", "rolling", (cs.clock_flags & SEQ_CLOCK_ROLLING) != 0,
 		"clock", (cs.clock_flags & SEQ_CLOCK_NO_BBT) ? "own" : "bbt", "bpm", cs.bpm, "beat", cs.beat,
 		"pattern", "tracks", tracks, "playing_slot", cs.playing_slot, "waiting_slot", cs.waiting_slot,

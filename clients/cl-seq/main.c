@@ -8,7 +8,6 @@
 #include "seq.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +18,6 @@
 #include "cl_log.h"
 #include "patterndoc.h"
 
-#define RECONNECT_INTERVAL_MS 500
 #define NOTES_OFF_TIMEOUT_MS 500
 
 enum { OPT_BPM = 1000, OPT_PATTERN, OPT_PORT_PER_TRACK, OPT_VOICE_OUTPUTS, OPT_ALSA_SEQ, OPT_VOICES_DOC };
@@ -148,33 +146,20 @@ static int nsm_open(void *userdata, const char *dir, const char *display_name,
 		    const char *client_id, char *err, size_t errlen)
 {
 	struct seq_app *a = userdata;
-	char path[4096];
-	cl_state_path(path, sizeof(path), dir);
-	if (cl_state_load(path, true, control_state_set, a) != 0) {
-		snprintf(err, errlen, "cannot load %s (see the log)", path);
-		return -1;
-	}
-	free(a->nsm_dir);
-	a->nsm_dir = strdup(dir);
-	free(a->jack_name);
-	a->jack_name = strdup(client_id);
-	if (!a->opt.store)
-		a->opt.store = a->nsm_dir;
-	a->nsm_opened = true;
-	cl_info("NSM session '%s': state in %s", display_name, dir);
-	return 0;
+	return cl_app_session_open(&a->session, dir, display_name, client_id, &a->opt.store,
+				   control_state_set, a, err, errlen);
 }
 
 static int nsm_save(void *userdata, char *err, size_t errlen)
 {
 	struct seq_app *a = userdata;
-	return cl_state_save_dir(a->nsm_dir, control_state_get, a, err, errlen);
+	return cl_state_save_dir(a->session.dir, control_state_get, a, err, errlen);
 }
 
 static int open_jack(struct seq_app *a)
 {
 	char err[512];
-	if (cl_jack_open(&a->jack, a->jack_name, a->opt.server, a->specs, a->nports,
+	if (cl_jack_open(&a->jack, a->session.jack_name, a->opt.server, a->specs, a->nports,
 			 engine_setup, a, err, sizeof(err)) != 0) {
 		cl_error("%s", err);
 		return -1;
@@ -193,65 +178,35 @@ static int open_jack(struct seq_app *a)
 	return 0;
 }
 
-static int run(struct seq_app *a)
+static int open_jack_hook(void *userdata)
 {
-	struct timespec next_reconnect = { 0 }, now;
-	bool jack_started = cl_jack_is_up(&a->jack);
+	return open_jack(userdata);
+}
 
-	while (!a->quit && !cl_signal_caught()) {
-		struct pollfd fds[4];
-		int nfds = 0, jack_i = -1, nsm_i = -1;
-		fds[nfds++] = (struct pollfd){ .fd = cl_signals_fd(), .events = POLLIN };
-		fds[nfds++] = (struct pollfd){ .fd = cl_osc_fd(a->osc), .events = POLLIN };
-		if (cl_jack_is_up(&a->jack)) {
-			jack_i = nfds;
-			fds[nfds++] = (struct pollfd){ .fd = cl_jack_fd(&a->jack), .events = POLLIN };
-		}
-		if (a->nsm) {
-			nsm_i = nfds;
-			fds[nfds++] = (struct pollfd){ .fd = cl_nsm_fd(a->nsm), .events = POLLIN };
-		}
-		cl_log_flush();
-		/* 5 ms: ALSA events leave at least this often (their latency covers it) */
-		if (poll(fds, (nfds_t)nfds, 5) < 0 && errno != EINTR) {
-			cl_error("poll: %s", strerror(errno));
-			return -1;
-		}
-		control_events(a);
-		if (fds[1].revents & POLLIN)
-			cl_osc_receive(a->osc);
-		if (nsm_i >= 0 && (fds[nsm_i].revents & POLLIN))
-			cl_nsm_receive(a->nsm);
-		if (jack_i >= 0 && (fds[jack_i].revents & (POLLIN | POLLHUP))) {
-			cl_jack_lost(&a->jack);
-			/* the JACK graph's notes ended with the server; ALSA's end here */
-			if (a->alsa) {
-				seq_alsa_close(a->alsa);
-				a->alsa = NULL;
-			}
-		}
+/* 5 ms at most between turns: ALSA events leave at least this often
+ * (their latency covers it) and /seq/step keeps its pace. */
+static void tick(void *userdata, int *timeout_ms)
+{
+	control_events(userdata);
+}
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (!jack_started && a->nsm && a->nsm_opened) {
-			if (open_jack(a) != 0)
-				return -1;
-			jack_started = true;
-		} else if (jack_started && !cl_jack_is_up(&a->jack) &&
-			   (now.tv_sec > next_reconnect.tv_sec ||
-			    (now.tv_sec == next_reconnect.tv_sec && now.tv_nsec >= next_reconnect.tv_nsec))) {
-			char err[256];
-			if (cl_jack_try_reopen(&a->jack) == 0 && a->alsa_seq && !a->alsa)
-				a->alsa = seq_alsa_open(jack_get_client_name(a->jack.client), a->rate,
-							jack_frame_time(a->jack.client), err, sizeof(err));
-			next_reconnect = now;
-			next_reconnect.tv_nsec += RECONNECT_INTERVAL_MS * 1000000L;
-			if (next_reconnect.tv_nsec >= 1000000000L) {
-				next_reconnect.tv_sec++;
-				next_reconnect.tv_nsec -= 1000000000L;
-			}
-		}
+/* The JACK graph's notes ended with the server; ALSA's end here. */
+static void on_lost(void *userdata)
+{
+	struct seq_app *a = userdata;
+	if (a->alsa) {
+		seq_alsa_close(a->alsa);
+		a->alsa = NULL;
 	}
-	return 0;
+}
+
+static void on_reopened(void *userdata)
+{
+	struct seq_app *a = userdata;
+	char err[256];
+	if (a->alsa_seq && !a->alsa)
+		a->alsa = seq_alsa_open(jack_get_client_name(a->jack.client), a->rate,
+					jack_frame_time(a->jack.client), err, sizeof(err));
 }
 
 int main(int argc, char **argv)
@@ -280,7 +235,8 @@ int main(int argc, char **argv)
 		return CL_EXIT_OK;
 	}
 	cl_log_init(SEQ_PROG, a->opt.verbose);
-	a->jack_name = strdup(a->opt.name);
+	if (cl_app_session_init(&a->session, a->opt.name) != 0)
+		return CL_EXIT_FAILURE;
 	hooks.userdata = a;
 	nsm_hooks.userdata = a;
 	ports_init(a);
@@ -311,7 +267,12 @@ int main(int argc, char **argv)
 	if (!a->nsm && open_jack(a) != 0)
 		goto out_nsm;
 
-	status = run(a) == 0 ? CL_EXIT_OK : CL_EXIT_FAILURE;
+	struct cl_app_loop loop = {
+		.osc = a->osc, .nsm = a->nsm, .jack = &a->jack, .session = &a->session, .quit = &a->quit,
+		.userdata = a, .open_jack = open_jack_hook, .tick = tick, .lost = on_lost,
+		.reopened = on_reopened, .timeout_ms = 5,
+	};
+	status = cl_app_run(&loop) == 0 ? CL_EXIT_OK : CL_EXIT_FAILURE;
 	if (cl_signal_caught())
 		cl_info("signal %d: ending every note and stopping", cl_signal_caught());
 	control_all_notes_off(a, NOTES_OFF_TIMEOUT_MS);
@@ -327,9 +288,6 @@ out_engine:
 	engine_done(a);
 out:
 	cl_log_flush();
-	if (a->opt.store == a->nsm_dir)
-		a->opt.store = NULL;
-	free(a->jack_name);
-	free(a->nsm_dir);
+	cl_app_session_done(&a->session, &a->opt.store);
 	return status;
 }

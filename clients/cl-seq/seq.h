@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <jack/jack.h>
 
+#include "cl_app.h"
 #include "cl_cli.h"
 #include "cl_jack.h"
 #include "cl_nsm.h"
@@ -97,9 +98,7 @@ struct seq_app {
 
 	struct cl_osc *osc;
 	struct cl_nsm *nsm;
-	char *nsm_dir;
-	bool nsm_opened;
-	char *jack_name;
+	struct cl_app_session session;
 	bool quit;
 	struct seq_alsa *alsa;
 };

@@ -419,7 +419,7 @@ static json_t *on_status(void *userdata)
 	const struct tp_snapshot *s = &t->snap;
 	return json_pack("{s:s, s:s, s:{s:b, s:s?, s:i, s:b}, s:{s:b, s:I, s:f, s:[i,i], s:i, s:i, s:i}}",
 		"program", TP_PROG, "version", CL_VERSION,
-		"jack", "connected", cl_jack_is_up(&t->jack), "client", t->jack_name,
+		"jack", "connected", cl_jack_is_up(&t->jack), "client", t->session.jack_name,
 		"rate", (int)current_rate(t), "timebase_master", t->eng.master,
 		"transport", "playing", is_playing(t), "frame", (json_int_t)s->frame,
 		"bpm", t->have_snap && s->bbt_valid ? s->bpm : t->bpm,

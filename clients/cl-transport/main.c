@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +21,6 @@
 #include "cl_doc.h"
 #include "cl_log.h"
 
-#define RECONNECT_INTERVAL_MS 500
 
 enum { OPT_BPM = 1000, OPT_METER, OPT_FOLLOW, OPT_CLICK, OPT_PLAY };
 
@@ -95,25 +93,14 @@ static int nsm_open(void *userdata, const char *dir, const char *display_name,
 		    const char *client_id, char *err, size_t errlen)
 {
 	struct transport *t = userdata;
-	char path[4096];
-	cl_state_path(path, sizeof(path), dir);
-	if (cl_state_load(path, true, control_state_set, t) != 0) {
-		snprintf(err, errlen, "cannot load %s (see the log)", path);
-		return -1;
-	}
-	free(t->nsm_dir);
-	t->nsm_dir = strdup(dir);
-	free(t->jack_name);
-	t->jack_name = strdup(client_id);
-	t->nsm_opened = true;
-	cl_info("NSM session '%s': state in %s", display_name, dir);
-	return 0;
+	return cl_app_session_open(&t->session, dir, display_name, client_id, NULL,
+				   control_state_set, t, err, errlen);
 }
 
 static int nsm_save(void *userdata, char *err, size_t errlen)
 {
 	struct transport *t = userdata;
-	return cl_state_save_dir(t->nsm_dir, control_state_get, t, err, errlen);
+	return cl_state_save_dir(t->session.dir, control_state_get, t, err, errlen);
 }
 
 static const struct cl_nsm_hooks nsm_hooks_template = {
@@ -136,76 +123,45 @@ static int timespec_ms_until(const struct timespec *a, const struct timespec *no
 	return ms <= 0 ? 0 : ms > 1000 ? 1000 : (int)ceil(ms);
 }
 
-static int run(struct transport *t, struct cl_nsm_hooks *nsm_hooks)
+/* NSM has loaded our state: only now join the graph. */
+static int open_jack(void *userdata)
 {
-	struct timespec next_reconnect = { 0 }, now;
-	bool jack_started = cl_jack_is_up(&t->jack);
+	struct transport *t = userdata;
 	char err[512];
-
-	while (!t->quit && !cl_signal_caught()) {
-		struct pollfd fds[4];
-		int nfds = 0, osc_i = -1, jack_i = -1, nsm_i = -1;
-		fds[nfds++] = (struct pollfd){ .fd = cl_signals_fd(), .events = POLLIN };
-		osc_i = nfds;
-		fds[nfds++] = (struct pollfd){ .fd = cl_osc_fd(t->osc), .events = POLLIN };
-		if (cl_jack_is_up(&t->jack)) {
-			jack_i = nfds;
-			fds[nfds++] = (struct pollfd){ .fd = cl_jack_fd(&t->jack), .events = POLLIN };
-		}
-		if (t->nsm) {
-			nsm_i = nfds;
-			fds[nfds++] = (struct pollfd){ .fd = cl_nsm_fd(t->nsm), .events = POLLIN };
-		}
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		int timeout = 1000 / 60;  /* snapshots are read at twice the state rate */
-		if (t->have_snap && t->snap.state == JackTransportRolling) {
-			int due = timespec_ms_until(&t->next_state, &now);
-			timeout = due < timeout ? due : timeout;
-		}
-		cl_log_flush();
-		if (poll(fds, nfds, timeout) < 0 && errno != EINTR) {
-			cl_error("poll: %s", strerror(errno));
-			return -1;
-		}
-
-		if (fds[osc_i].revents & POLLIN)
-			cl_osc_receive(t->osc);
-		if (nsm_i >= 0 && (fds[nsm_i].revents & POLLIN))
-			cl_nsm_receive(t->nsm);
-		if (jack_i >= 0 && (fds[jack_i].revents & (POLLIN | POLLHUP))) {
-			cl_jack_lost(&t->jack);
-			t->have_snap = false;
-		}
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (!jack_started && t->nsm && t->nsm_opened) {
-			/* NSM has loaded our state: only now join the graph. */
-			if (cl_jack_open(&t->jack, t->jack_name, t->opt.server, port_specs,
-					 t->nports, engine_setup, t, err, sizeof(err)) != 0) {
-				cl_error("%s", err);
-				return -1;
-			}
-			jack_started = true;
-			control_apply_start(t);
-		} else if (jack_started && !cl_jack_is_up(&t->jack) &&
-			   timespec_ms_until(&next_reconnect, &now) == 0) {
-			if (cl_jack_try_reopen(&t->jack) == 0)
-				control_apply_start(t);
-			next_reconnect = now;
-			next_reconnect.tv_nsec += RECONNECT_INTERVAL_MS * 1000000L;
-			if (next_reconnect.tv_nsec >= 1000000000L) {
-				next_reconnect.tv_sec++;
-				next_reconnect.tv_nsec -= 1000000000L;
-			}
-		}
-		(void)nsm_hooks;
-
-		if (cl_jack_is_up(&t->jack))
-			poll_engine(t);
-		control_tick(t, &now);
+	if (cl_jack_open(&t->jack, t->session.jack_name, t->opt.server, port_specs,
+			 t->nports, engine_setup, t, err, sizeof(err)) != 0) {
+		cl_error("%s", err);
+		return -1;
 	}
+	control_apply_start(t);
 	return 0;
+}
+
+/* Snapshots are read at twice the state rate, and exactly when the next
+ * state message is due while rolling. */
+static void tick(void *userdata, int *timeout_ms)
+{
+	struct transport *t = userdata;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (cl_jack_is_up(&t->jack))
+		poll_engine(t);
+	control_tick(t, &now);
+	if (t->have_snap && t->snap.state == JackTransportRolling) {
+		int due = timespec_ms_until(&t->next_state, &now);
+		*timeout_ms = due < *timeout_ms ? due : *timeout_ms;
+	}
+}
+
+static void on_lost(void *userdata)
+{
+	struct transport *t = userdata;
+	t->have_snap = false;
+}
+
+static void on_reopened(void *userdata)
+{
+	control_apply_start(userdata);
 }
 
 int main(int argc, char **argv)
@@ -235,7 +191,8 @@ int main(int argc, char **argv)
 	}
 	cl_log_init(TP_PROG, t.opt.verbose);
 	t.nports = t.want_click ? 2 : 1;
-	t.jack_name = strdup(t.opt.name);
+	if (cl_app_session_init(&t.session, t.opt.name) != 0)
+		return CL_EXIT_FAILURE;
 	hooks.userdata = &t;
 	nsm_hooks.userdata = &t;
 
@@ -261,7 +218,7 @@ int main(int argc, char **argv)
 		goto out_osc;
 	}
 	if (!t.nsm) {
-		if (cl_jack_open(&t.jack, t.jack_name, t.opt.server, port_specs, t.nports,
+		if (cl_jack_open(&t.jack, t.session.jack_name, t.opt.server, port_specs, t.nports,
 				 engine_setup, &t, err, sizeof(err)) != 0) {
 			cl_error("%s", err);
 			goto out_nsm;
@@ -273,7 +230,12 @@ int main(int argc, char **argv)
 			jack_transport_start(t.jack.client);
 	}
 
-	status = run(&t, &nsm_hooks) == 0 ? CL_EXIT_OK : CL_EXIT_FAILURE;
+	struct cl_app_loop loop = {
+		.osc = t.osc, .nsm = t.nsm, .jack = &t.jack, .session = &t.session, .quit = &t.quit,
+		.userdata = &t, .open_jack = open_jack, .tick = tick, .lost = on_lost,
+		.reopened = on_reopened, .timeout_ms = 1000 / 60,
+	};
+	status = cl_app_run(&loop) == 0 ? CL_EXIT_OK : CL_EXIT_FAILURE;
 	if (cl_signal_caught())
 		cl_info("signal %d: stopping", cl_signal_caught());
 
@@ -286,7 +248,6 @@ out_engine:
 	engine_done(&t);
 out:
 	cl_log_flush();
-	free(t.jack_name);
-	free(t.nsm_dir);
+	cl_app_session_done(&t.session, NULL);
 	return status;
 }

@@ -16,6 +16,7 @@
 #include <jack/jack.h>
 #include <jack/ringbuffer.h>
 
+#include "cl_app.h"
 #include "cl_cli.h"
 #include "cl_jack.h"
 #include "cl_nsm.h"
@@ -115,9 +116,7 @@ struct transport {
 
 	struct cl_osc *osc;
 	struct cl_nsm *nsm;
-	char *nsm_dir;
-	bool nsm_opened;
-	char *jack_name;   /* client name (NSM may choose it) */
+	struct cl_app_session session;   /* NSM folder; client name (NSM may choose it) */
 	bool quit;
 };
 
