@@ -194,3 +194,14 @@ void cl_log(enum cl_log_level level, const char *fmt, ...)
 	cl_logv(level, fmt, ap);
 	va_end(ap);
 }
+
+int cl_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || !errlen)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}

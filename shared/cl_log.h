@@ -17,6 +17,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 enum cl_log_level {
 	CL_LOG_ERROR = 0,
@@ -48,5 +49,9 @@ bool cl_log_enabled(enum cl_log_level level);
 #define cl_warn(...)  cl_log(CL_LOG_WARN, __VA_ARGS__)
 #define cl_info(...)  cl_log(CL_LOG_INFO, __VA_ARGS__)
 #define cl_debug(...) cl_log(CL_LOG_DEBUG, __VA_ARGS__)
+
+/* Format an error message into err (for the "0, or -1 and err"
+ * functions everywhere; err may be NULL) and return -1. */
+int cl_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -10,20 +10,11 @@
 #include <string.h>
 
 #include "cl_doc.h"
+#include "cl_log.h"
 
 static const struct cl_schema chain_schema = {
 	.kind = FX_CHAIN_SCHEMA_KIND, .version = FX_CHAIN_SCHEMA_VERSION, .oldest = 1,
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static int parse_effect(json_t *je, int i, int channels, struct fx_doc_effect *e,
 			char *err, size_t errlen)
@@ -32,36 +23,36 @@ static int parse_effect(json_t *je, int i, int channels, struct fx_doc_effect *e
 	char where[32];
 	snprintf(where, sizeof(where), "effects[%d]: ", i);
 	if (!json_is_object(je))
-		return fail(err, errlen, "%smust be an object", where);
+		return cl_fail(err, errlen, "%smust be an object", where);
 	if (cl_doc_known_keys(je, keys, where, err, errlen))
 		return -1;
 	json_t *type = json_object_get(je, "type");
 	if (!json_is_string(type))
-		return fail(err, errlen, "%s\"type\" must name an effect type", where);
+		return cl_fail(err, errlen, "%s\"type\" must name an effect type", where);
 	e->type = fx_find_type(json_string_value(type));
 	if (!e->type)
-		return fail(err, errlen, "%sunknown effect type \"%s\"", where, json_string_value(type));
+		return cl_fail(err, errlen, "%sunknown effect type \"%s\"", where, json_string_value(type));
 	if (channels > e->type->max_channels)
-		return fail(err, errlen, "%s%s takes at most %d channels, the rack has %d", where,
+		return cl_fail(err, errlen, "%s%s takes at most %d channels, the rack has %d", where,
 			    e->type->id, e->type->max_channels, channels);
 	json_t *bypass = json_object_get(je, "bypass");
 	if (bypass && !json_is_boolean(bypass))
-		return fail(err, errlen, "%s\"bypass\" must be true or false", where);
+		return cl_fail(err, errlen, "%s\"bypass\" must be true or false", where);
 	e->bypass = json_is_true(bypass);
 	for (int p = 0; p < e->type->nparams; p++)
 		e->value[p] = e->type->params[p].def;
 	json_t *params = json_object_get(je, "params");
 	if (params && !json_is_object(params))
-		return fail(err, errlen, "%s\"params\" must be an object", where);
+		return cl_fail(err, errlen, "%s\"params\" must be an object", where);
 	const char *name;
 	json_t *v;
 	json_object_foreach(params, name, v) {
 		int p = fx_param_index(e->type, name);
 		if (p < 0)
-			return fail(err, errlen, "%s%s has no parameter \"%s\"", where, e->type->id, name);
+			return cl_fail(err, errlen, "%s%s has no parameter \"%s\"", where, e->type->id, name);
 		const struct fx_param *fp = &e->type->params[p];
 		if (!json_is_number(v) || !(json_number_value(v) >= fp->min && json_number_value(v) <= fp->max))
-			return fail(err, errlen, "%s%s.%s must be a number in %g .. %g", where,
+			return cl_fail(err, errlen, "%s%s.%s must be a number in %g .. %g", where,
 				    e->type->id, name, fp->min, fp->max);
 		e->value[p] = fx_param_clamp(fp, (float)json_number_value(v));
 	}
@@ -75,30 +66,30 @@ static int parse_lane(json_t *jl, int i, const struct fx_doc *d, struct fx_lane 
 	char where[32];
 	snprintf(where, sizeof(where), "automation[%d]: ", i);
 	if (!json_is_object(jl))
-		return fail(err, errlen, "%smust be an object", where);
+		return cl_fail(err, errlen, "%smust be an object", where);
 	if (cl_doc_known_keys(jl, keys, where, err, errlen))
 		return -1;
 	json_t *slot = json_object_get(jl, "slot"), *param = json_object_get(jl, "param");
 	json_t *unit = json_object_get(jl, "unit"), *points = json_object_get(jl, "points");
 	if (!json_is_integer(slot) || json_integer_value(slot) < 0 || json_integer_value(slot) >= d->count)
-		return fail(err, errlen, "%s\"slot\" must be 0..%d", where, d->count - 1);
+		return cl_fail(err, errlen, "%s\"slot\" must be 0..%d", where, d->count - 1);
 	const struct fx_doc_effect *e = &d->effects[json_integer_value(slot)];
 	int p = json_is_string(param) ? fx_param_index(e->type, json_string_value(param)) : -1;
 	if (p < 0)
-		return fail(err, errlen, "%s%s has no parameter %s", where, e->type->id,
+		return cl_fail(err, errlen, "%s%s has no parameter %s", where, e->type->id,
 			    json_is_string(param) ? json_string_value(param) : "(none given)");
 	const char *u = json_is_string(unit) ? json_string_value(unit) : "";
 	if (strcmp(u, "beats") != 0 && strcmp(u, "seconds") != 0)
-		return fail(err, errlen, "%s\"unit\" must be \"beats\" or \"seconds\"", where);
+		return cl_fail(err, errlen, "%s\"unit\" must be \"beats\" or \"seconds\"", where);
 	if (!json_is_array(points) || json_array_size(points) == 0 ||
 	    json_array_size(points) > FX_LANE_MAX_POINTS)
-		return fail(err, errlen, "%s\"points\" must hold 1 .. %d points", where, FX_LANE_MAX_POINTS);
+		return cl_fail(err, errlen, "%s\"points\" must hold 1 .. %d points", where, FX_LANE_MAX_POINTS);
 	const struct fx_param *fp = &e->type->params[p];
 	*l = (struct fx_lane){ .slot_id = (unsigned)json_integer_value(slot), .param = p,
 			       .beats = u[0] == 'b' };
 	l->points = calloc(json_array_size(points), sizeof(*l->points));
 	if (!l->points)
-		return fail(err, errlen, "out of memory");
+		return cl_fail(err, errlen, "out of memory");
 	for (size_t k = 0; k < json_array_size(points); k++) {
 		json_t *pt = json_array_get(points, k);
 		json_t *t = json_array_get(pt, 0), *v = json_array_get(pt, 1), *c = json_array_get(pt, 2);
@@ -106,13 +97,13 @@ static int parse_lane(json_t *jl, int i, const struct fx_doc *d, struct fx_lane 
 			      : FX_SEG_LINEAR;
 		if (!json_is_array(pt) || json_array_size(pt) < 2 || json_array_size(pt) > 3 ||
 		    !json_is_number(t) || !json_is_number(v) || curve < 0)
-			return fail(err, errlen, "%spoint %zu must be [time, value] or [time, value, "
+			return cl_fail(err, errlen, "%spoint %zu must be [time, value] or [time, value, "
 				    "\"linear\"|\"exp\"|\"step\"]", where, k);
 		double time = json_number_value(t), value = json_number_value(v);
 		if (!(time >= 0.0) || !isfinite(time) || (k > 0 && time <= l->points[k - 1].time))
-			return fail(err, errlen, "%spoint %zu: times must be finite, from 0, increasing", where, k);
+			return cl_fail(err, errlen, "%spoint %zu: times must be finite, from 0, increasing", where, k);
 		if (!(value >= fp->min && value <= fp->max))
-			return fail(err, errlen, "%spoint %zu: %s must be in %g .. %g", where, k, fp->name,
+			return cl_fail(err, errlen, "%spoint %zu: %s must be in %g .. %g", where, k, fp->name,
 				    fp->min, fp->max);
 		l->points[k] = (struct fx_lane_point){ time, (float)value, (enum fx_lane_curve)curve };
 		l->count = (int)k + 1;
@@ -132,7 +123,7 @@ int fx_doc_parse(json_t *doc, int channels, struct fx_doc *d, char *err, size_t 
 		goto out;
 	json_t *effects = json_object_get(owned, "effects");
 	if (!json_is_array(effects) || json_array_size(effects) > FX_MAX_SLOTS) {
-		fail(err, errlen, "\"effects\" must be a list of at most %d effects", FX_MAX_SLOTS);
+		cl_fail(err, errlen, "\"effects\" must be a list of at most %d effects", FX_MAX_SLOTS);
 		goto out;
 	}
 	d->count = (int)json_array_size(effects);
@@ -141,7 +132,7 @@ int fx_doc_parse(json_t *doc, int channels, struct fx_doc *d, char *err, size_t 
 			goto out;
 	json_t *lanes = json_object_get(owned, "automation");
 	if (lanes && (!json_is_array(lanes) || json_array_size(lanes) > FX_MAX_LANES)) {
-		fail(err, errlen, "\"automation\" must be a list of at most %d lanes", FX_MAX_LANES);
+		cl_fail(err, errlen, "\"automation\" must be a list of at most %d lanes", FX_MAX_LANES);
 		goto out;
 	}
 	for (size_t i = 0; lanes && i < json_array_size(lanes); i++) {
@@ -150,7 +141,7 @@ int fx_doc_parse(json_t *doc, int channels, struct fx_doc *d, char *err, size_t 
 			goto out;
 		for (size_t j = 0; j < i; j++)
 			if (d->lanes[j].slot_id == d->lanes[i].slot_id && d->lanes[j].param == d->lanes[i].param) {
-				fail(err, errlen, "automation[%zu]: a second lane for the same parameter", i);
+				cl_fail(err, errlen, "automation[%zu]: a second lane for the same parameter", i);
 				goto out;
 			}
 	}
@@ -176,7 +167,7 @@ struct fx_chain *fx_doc_build(struct fx_doc *d, uint32_t rate, int channels,
 {
 	struct fx_chain *c = fx_chain_new(rate, channels, NULL);
 	if (!c) {
-		fail(err, errlen, "out of memory");
+		cl_fail(err, errlen, "out of memory");
 		return NULL;
 	}
 	uint32_t first = *next_id;
@@ -184,7 +175,7 @@ struct fx_chain *fx_doc_build(struct fx_doc *d, uint32_t rate, int channels,
 		const struct fx_doc_effect *e = &d->effects[i];
 		struct fx_slot *s = fx_slot_new(e->type, first + (uint32_t)i, rate, channels);
 		if (!s) {
-			fail(err, errlen, "cannot create %s at %u Hz, %d channels", e->type->id, rate, channels);
+			cl_fail(err, errlen, "cannot create %s at %u Hz, %d channels", e->type->id, rate, channels);
 			fx_chain_free_all(c);
 			return NULL;
 		}

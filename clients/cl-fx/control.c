@@ -58,16 +58,6 @@ static struct {
 
 #define LEARN_BYPASS (-1)
 
-static int bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static void mark_dirty(struct fx_app *a)
 {
 	if (a->nsm)
@@ -436,13 +426,13 @@ static int learn_parse(json_t *midi, const struct fx_doc *d, struct cl_learn *ou
 	static const char *const keys[] = { "channel", "cc", "slot", "param", NULL };
 	cl_learn_init(out);
 	if (!json_is_array(midi) || json_array_size(midi) > CL_LEARN_MAX)
-		return bad(err, errlen, "\"midi\" must be a list of at most %d bindings", CL_LEARN_MAX);
+		return cl_fail(err, errlen, "\"midi\" must be a list of at most %d bindings", CL_LEARN_MAX);
 	for (size_t i = 0; i < json_array_size(midi); i++) {
 		json_t *jb = json_array_get(midi, i);
 		char where[32];
 		snprintf(where, sizeof(where), "midi %zu: ", i + 1);
 		if (!json_is_object(jb))
-			return bad(err, errlen, "%smust be an object", where);
+			return cl_fail(err, errlen, "%smust be an object", where);
 		int channel, cc, param;
 		bool toggle;
 		if (cl_doc_known_keys(jb, keys, where, err, errlen) ||
@@ -451,11 +441,11 @@ static int learn_parse(json_t *midi, const struct fx_doc *d, struct cl_learn *ou
 		json_t *slot = json_object_get(jb, "slot"), *pa = json_object_get(jb, "param");
 		if (!json_is_integer(slot) || json_integer_value(slot) < 0 ||
 		    json_integer_value(slot) >= d->count)
-			return bad(err, errlen, "%s\"slot\" must be 0..%d", where, d->count - 1);
+			return cl_fail(err, errlen, "%s\"slot\" must be 0..%d", where, d->count - 1);
 		const struct fx_type *t = d->effects[json_integer_value(slot)].type;
 		const char *name = json_is_string(pa) ? json_string_value(pa) : "";
 		if (learn_param_parse(t, name, &param, &toggle) != 0)
-			return bad(err, errlen, "%s%s has no parameter \"%s\"", where, t->id, name);
+			return cl_fail(err, errlen, "%s%s has no parameter \"%s\"", where, t->id, name);
 		cl_learn_add(out, channel, cc,
 			     (struct cl_learn_target){ (int)json_integer_value(slot), param, 0 }, toggle);
 	}
@@ -506,14 +496,14 @@ static bool remap_binding(void *userdata, struct cl_binding *b)
 static int install_doc(struct fx_app *a, struct fx_doc *d, char *err, size_t errlen)
 {
 	if (!a->rate)
-		return bad(err, errlen, "the rack has no sample rate yet (JACK is not running)");
+		return cl_fail(err, errlen, "the rack has no sample rate yet (JACK is not running)");
 	struct fx_chain *next = fx_doc_build(d, a->rate, a->channels, &a->next_id, err, errlen);
 	if (!next)
 		return -1;
 	struct fx_lane_set *ls = calloc(1, sizeof(*ls));
 	if (!ls) {
 		fx_chain_free_all(next);
-		return bad(err, errlen, "out of memory");
+		return cl_fail(err, errlen, "out of memory");
 	}
 	for (int i = 0; i < d->nlanes; i++) {
 		ls->lanes[i] = d->lanes[i];
@@ -530,7 +520,7 @@ static int install_doc(struct fx_app *a, struct fx_doc *d, char *err, size_t err
 	if (hand_over(a, next) != 0) {
 		fx_chain_free_all(next);
 		lanes_free(ls);
-		return bad(err, errlen, "command queue full; try again");
+		return cl_fail(err, errlen, "command queue full; try again");
 	}
 	if (hand_over_lanes(a, ls) != 0) {
 		lanes_free(ls);
@@ -585,13 +575,13 @@ int control_state_set(void *userdata, json_t *doc, char *err, size_t errlen)
 		goto out;
 	json_t *ch = json_object_get(owned, "channels");
 	if (ch && (!json_is_integer(ch) || json_integer_value(ch) != a->channels)) {
-		bad(err, errlen, "the document is for %s channels, this rack has %d",
+		cl_fail(err, errlen, "the document is for %s channels, this rack has %d",
 		    json_is_integer(ch) ? "other" : "(not a number of)", a->channels);
 		goto out;
 	}
 	json_t *chain = json_object_get(owned, "chain");
 	if (!chain) {
-		bad(err, errlen, "no \"chain\" in the document");
+		cl_fail(err, errlen, "no \"chain\" in the document");
 		goto out;
 	}
 	if (fx_doc_parse(chain, a->channels, &d, err, errlen) != 0)
@@ -1070,7 +1060,7 @@ int control_start(struct fx_app *a, char *err, size_t errlen)
 	/* the audio thread starts with the (empty) chain; a state that waited
 	 * for the rate replaces it */
 	if (hand_over(a, a->chain) != 0)
-		return bad(err, errlen, "cannot start the chain");
+		return cl_fail(err, errlen, "cannot start the chain");
 	if (cs.has_pending_doc) {
 		int r = install_doc(a, &cs.pending_doc, err, errlen);
 		if (r == 0 && cs.has_pending_learn)

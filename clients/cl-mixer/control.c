@@ -710,16 +710,6 @@ static const struct cl_schema state_schema = {
 	.kind = MX_SCHEMA_KIND, .version = MX_SCHEMA_VERSION, .oldest = 1,
 };
 
-static int bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* A level member: a number in [min, max] or "-inf" (allowed when
  * allow_off); absent leaves *out alone. */
 static int read_db(json_t *obj, const char *key, double min, double max, bool allow_off,
@@ -733,7 +723,7 @@ static int read_db(json_t *obj, const char *key, double min, double max, bool al
 		return 0;
 	}
 	if (!json_is_number(v) || !(json_number_value(v) >= min && json_number_value(v) <= max))
-		return bad(err, errlen, "%s\"%s\" must be a number in %g .. %g%s", where, key, min, max,
+		return cl_fail(err, errlen, "%s\"%s\" must be a number in %g .. %g%s", where, key, min, max,
 			   allow_off ? " or \"-inf\"" : "");
 	*out = (float)json_number_value(v);
 	if (allow_off && *out <= VOLUME_MIN_DB)
@@ -748,7 +738,7 @@ static int read_bool(json_t *obj, const char *key, bool *out, const char *where,
 	if (!v)
 		return 0;
 	if (!json_is_boolean(v))
-		return bad(err, errlen, "%s\"%s\" must be true or false", where, key);
+		return cl_fail(err, errlen, "%s\"%s\" must be true or false", where, key);
 	*out = json_is_true(v);
 	return 0;
 }
@@ -781,9 +771,9 @@ static int parse_doc(const struct mx *m, json_t **docp, struct mx_doc *d, char *
 	json_t *strips = json_object_get(doc, "strips");
 	if (strips) {
 		if (!json_is_array(strips))
-			return bad(err, errlen, "\"strips\" must be an array");
+			return cl_fail(err, errlen, "\"strips\" must be an array");
 		if ((int)json_array_size(strips) > m->strips)
-			return bad(err, errlen, "the document has %zu strips, this mixer %d",
+			return cl_fail(err, errlen, "the document has %zu strips, this mixer %d",
 				   json_array_size(strips), m->strips);
 		d->strips = (int)json_array_size(strips);
 		for (int s = 0; s < d->strips; s++) {
@@ -792,7 +782,7 @@ static int parse_doc(const struct mx *m, json_t **docp, struct mx_doc *d, char *
 			char where[32];
 			snprintf(where, sizeof(where), "strip %d: ", s + 1);
 			if (!json_is_object(js))
-				return bad(err, errlen, "%smust be an object", where);
+				return cl_fail(err, errlen, "%smust be an object", where);
 			if (cl_doc_known_keys(js, strip_keys, where, err, errlen) ||
 			    read_db(js, "gain", MIXER_GAIN_MIN_DB, MIXER_GAIN_MAX_DB, false, &p->gain_db,
 				    where, err, errlen) ||
@@ -807,14 +797,14 @@ static int parse_doc(const struct mx *m, json_t **docp, struct mx_doc *d, char *
 			if (name) {
 				if (!json_is_string(name) || json_string_length(name) == 0 ||
 				    json_string_length(name) >= MX_NAME_MAX)
-					return bad(err, errlen, "%s\"name\" must be a string of 1 .. %d bytes",
+					return cl_fail(err, errlen, "%s\"name\" must be a string of 1 .. %d bytes",
 						   where, MX_NAME_MAX - 1);
 				snprintf(d->names[s], MX_NAME_MAX, "%s", json_string_value(name));
 			}
 			json_t *sends = json_object_get(js, "sends"), *pre = json_object_get(js, "send_pre");
 			if (sends) {
 				if (!json_is_array(sends) || (int)json_array_size(sends) > m->aux)
-					return bad(err, errlen, "%s\"sends\" must be a list of at most %d levels",
+					return cl_fail(err, errlen, "%s\"sends\" must be a list of at most %d levels",
 						   where, m->aux);
 				for (size_t k = 0; k < json_array_size(sends); k++) {
 					json_t *wrap = json_pack("{s:O}", "send", json_array_get(sends, k));
@@ -827,12 +817,12 @@ static int parse_doc(const struct mx *m, json_t **docp, struct mx_doc *d, char *
 			}
 			if (pre) {
 				if (!json_is_array(pre) || (int)json_array_size(pre) > m->aux)
-					return bad(err, errlen, "%s\"send_pre\" must be a list of at most %d booleans",
+					return cl_fail(err, errlen, "%s\"send_pre\" must be a list of at most %d booleans",
 						   where, m->aux);
 				for (size_t k = 0; k < json_array_size(pre); k++) {
 					json_t *v = json_array_get(pre, k);
 					if (!json_is_boolean(v))
-						return bad(err, errlen, "%s\"send_pre\" must hold booleans", where);
+						return cl_fail(err, errlen, "%s\"send_pre\" must hold booleans", where);
 					p->send_pre[k] = json_is_true(v);
 				}
 			}
@@ -840,7 +830,7 @@ static int parse_doc(const struct mx *m, json_t **docp, struct mx_doc *d, char *
 	}
 	json_t *master = json_object_get(doc, "master");
 	if (master && !json_is_object(master))
-		return bad(err, errlen, "\"master\" must be an object");
+		return cl_fail(err, errlen, "\"master\" must be an object");
 	if (master && (cl_doc_known_keys(master, master_keys, "master: ", err, errlen) ||
 		       read_db(master, "volume", -1e9, MIXER_VOLUME_MAX_DB, true, &d->master_db,
 			       "master: ", err, errlen) ||
@@ -849,7 +839,7 @@ static int parse_doc(const struct mx *m, json_t **docp, struct mx_doc *d, char *
 	json_t *midi = json_object_get(doc, "midi");
 	if (midi) {
 		if (!json_is_array(midi) || json_array_size(midi) > CL_LEARN_MAX)
-			return bad(err, errlen, "\"midi\" must be a list of at most %d bindings",
+			return cl_fail(err, errlen, "\"midi\" must be a list of at most %d bindings",
 				   CL_LEARN_MAX);
 		d->has_midi = true;
 		for (size_t i = 0; i < json_array_size(midi); i++) {
@@ -857,7 +847,7 @@ static int parse_doc(const struct mx *m, json_t **docp, struct mx_doc *d, char *
 			char where[32];
 			snprintf(where, sizeof(where), "midi %zu: ", i + 1);
 			if (!json_is_object(jb) || cl_doc_known_keys(jb, midi_keys, where, err, errlen))
-				return json_is_object(jb) ? -1 : bad(err, errlen, "%smust be an object", where);
+				return json_is_object(jb) ? -1 : cl_fail(err, errlen, "%smust be an object", where);
 			json_t *st = json_object_get(jb, "strip"), *pa = json_object_get(jb, "param");
 			int channel, cc;
 			struct cl_learn_target t;
@@ -870,13 +860,13 @@ static int parse_doc(const struct mx *m, json_t **docp, struct mx_doc *d, char *
 				 json_integer_value(st) <= m->strips)
 				t.a = (int)json_integer_value(st) - 1;
 			else
-				return bad(err, errlen, "%s\"strip\" must be 1..%d or \"master\"", where, m->strips);
+				return cl_fail(err, errlen, "%s\"strip\" must be 1..%d or \"master\"", where, m->strips);
 			const char *name = json_is_string(pa) ? json_string_value(pa) : "";
 			if (param_parse(name, m->aux, &param, &t.c) != 0)
-				return bad(err, errlen, "%sunknown \"param\" \"%s\"", where, name);
+				return cl_fail(err, errlen, "%sunknown \"param\" \"%s\"", where, name);
 			t.b = param;
 			if (t.a == MX_MASTER && param != MX_P_VOLUME && param != MX_P_MUTE)
-				return bad(err, errlen, "%sthe master has only volume and mute", where);
+				return cl_fail(err, errlen, "%sthe master has only volume and mute", where);
 			cl_learn_add(&d->midi, channel, cc, t, target_toggles(&t));
 		}
 	}
@@ -937,11 +927,11 @@ int control_state_set(void *userdata, json_t *doc, char *err, size_t errlen)
 	json_t *owned = json_incref(doc);
 	int r = -1;
 	if (!d)
-		r = bad(err, errlen, "out of memory");
+		r = cl_fail(err, errlen, "out of memory");
 	else if (parse_doc(m, &owned, d, err, errlen) == 0) {
 		r = apply_doc(m, d, 0.0f);
 		if (r != 0)
-			bad(err, errlen, "command queue full; try again");
+			cl_fail(err, errlen, "command queue full; try again");
 	}
 	json_decref(owned);
 	free(d);

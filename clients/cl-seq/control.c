@@ -37,16 +37,6 @@ static struct {
 	uint64_t swaps;
 } cs;
 
-static int bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static void mark_dirty(struct seq_app *a)
 {
 	if (a->nsm)
@@ -671,17 +661,17 @@ int control_state_set(void *userdata, json_t *doc, char *err, size_t errlen)
 		goto out;
 	json_t *bpm = json_object_get(owned, "bpm");
 	if (bpm && (!json_is_number(bpm) || json_number_value(bpm) < 10 || json_number_value(bpm) > 400)) {
-		bad(err, errlen, "\"bpm\" must be a number 10..400");
+		cl_fail(err, errlen, "\"bpm\" must be a number 10..400");
 		goto out;
 	}
 	json_t *pat = json_object_get(owned, "pattern");
 	if (!pat) {
-		bad(err, errlen, "no \"pattern\" in the document");
+		cl_fail(err, errlen, "no \"pattern\" in the document");
 		goto out;
 	}
 	char inner[400];
 	if (seq_pattern_from_json(pat, &p, inner, sizeof(inner)) != 0) {
-		bad(err, errlen, "pattern: %s", inner);
+		cl_fail(err, errlen, "pattern: %s", inner);
 		goto out;
 	}
 	number_tracks(&p);
@@ -689,7 +679,7 @@ int control_state_set(void *userdata, json_t *doc, char *err, size_t errlen)
 	cs.model = p;
 	if (send_model(a, SEQ_SWAP_AT_BAR) != 0) {
 		cs.model = keep;
-		bad(err, errlen, "command queue full; try again");
+		cl_fail(err, errlen, "command queue full; try again");
 		goto out;
 	}
 	if (bpm) {
@@ -812,7 +802,7 @@ int control_start(struct seq_app *a, char *err, size_t errlen)
 	if (a->eng.pattern)
 		return 0;   /* a reconnect: the engine kept its pattern */
 	if (send_model(a, SEQ_SWAP_EDIT) != 0)
-		return bad(err, errlen, "cannot start the sequencer");
+		return cl_fail(err, errlen, "cannot start the sequencer");
 	return 0;
 }
 

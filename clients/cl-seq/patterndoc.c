@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "cl_doc.h"
+#include "cl_log.h"
 #include "pattern.h"
 #include "voices.h"
 
@@ -48,19 +49,6 @@
 static const struct cl_schema pattern_schema = {
 	.kind = SEQ_PATTERN_SCHEMA_KIND, .version = SEQ_PATTERN_SCHEMA_VERSION, .oldest = 1,
 };
-
-/* printf into err (NULL or empty allowed); returns -1. */
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 /* "an array", "a string" ... for messages. */
 static const char *type_name(const json_t *v)
@@ -96,14 +84,14 @@ static int get_int(json_t *obj, const char *key, const char *where, long long lo
 		return 0;
 	if (!json_is_integer(v)) {
 		if (json_is_real(v))
-			return fail(err, errlen, "%s: must be an integer, not %g",
+			return cl_fail(err, errlen, "%s: must be an integer, not %g",
 				    place(at, sizeof at, where, key), json_real_value(v));
-		return fail(err, errlen, "%s: must be an integer, not %s",
+		return cl_fail(err, errlen, "%s: must be an integer, not %s",
 			    place(at, sizeof at, where, key), type_name(v));
 	}
 	long long x = json_integer_value(v);
 	if (x < lo || x > hi)
-		return fail(err, errlen, "%s: %lld is outside %lld..%lld",
+		return cl_fail(err, errlen, "%s: %lld is outside %lld..%lld",
 			    place(at, sizeof at, where, key), x, lo, hi);
 	*out = x;
 	return 1;
@@ -128,11 +116,11 @@ static int get_float(json_t *obj, const char *key, const char *where, float lo,
 	if (!v)
 		return 0;
 	if (!json_is_number(v))
-		return fail(err, errlen, "%s: must be a number, not %s",
+		return cl_fail(err, errlen, "%s: must be a number, not %s",
 			    place(at, sizeof at, where, key), type_name(v));
 	float f;
 	if (!float_in_range(json_number_value(v), lo, hi, &f))
-		return fail(err, errlen, "%s: %g is outside %g..%g",
+		return cl_fail(err, errlen, "%s: %g is outside %g..%g",
 			    place(at, sizeof at, where, key), json_number_value(v),
 			    (double)lo, (double)hi);
 	*out = f;
@@ -148,7 +136,7 @@ static int get_bool(json_t *obj, const char *key, const char *where, bool *out,
 	if (!v)
 		return 0;
 	if (!json_is_boolean(v))
-		return fail(err, errlen, "%s: must be true or false, not %s",
+		return cl_fail(err, errlen, "%s: must be true or false, not %s",
 			    place(at, sizeof at, where, key), type_name(v));
 	*out = json_is_true(v);
 	return 1;
@@ -160,15 +148,15 @@ static int check_text(json_t *v, const char *at, size_t min_len, size_t size,
 		      const char **out, char *err, size_t errlen)
 {
 	if (!json_is_string(v))
-		return fail(err, errlen, "%s: must be a string, not %s", at, type_name(v));
+		return cl_fail(err, errlen, "%s: must be a string, not %s", at, type_name(v));
 	const char *s = json_string_value(v);
 	size_t n = json_string_length(v);
 	if (strlen(s) != n)
-		return fail(err, errlen, "%s: holds a NUL character", at);
+		return cl_fail(err, errlen, "%s: holds a NUL character", at);
 	if (n < min_len)
-		return fail(err, errlen, "%s: must not be empty", at);
+		return cl_fail(err, errlen, "%s: must not be empty", at);
 	if (n >= size)
-		return fail(err, errlen, "%s: %zu bytes long, at most %zu", at, n, size - 1);
+		return cl_fail(err, errlen, "%s: %zu bytes long, at most %zu", at, n, size - 1);
 	*out = s;
 	return 0;
 }
@@ -228,19 +216,19 @@ static int get_step_values(json_t *jt, const char *key, const char *where,
 		return 0;
 	place(at, sizeof at, where, key);
 	if (!json_is_array(v))
-		return fail(err, errlen, "%s: must be a list of %d..%d, one per step, not %s",
+		return cl_fail(err, errlen, "%s: must be a list of %d..%d, one per step, not %s",
 			    at, lo, hi, type_name(v));
 	if (json_array_size(v) != t->length)
-		return fail(err, errlen, "%s: %zu values for %d steps (one per step)",
+		return cl_fail(err, errlen, "%s: %zu values for %d steps (one per step)",
 			    at, json_array_size(v), t->length);
 	for (size_t k = 0; k < t->length; k++) {
 		json_t *x = json_array_get(v, k);
 		if (!json_is_integer(x))
-			return fail(err, errlen, "%s[%zu]: must be an integer, not %s",
+			return cl_fail(err, errlen, "%s[%zu]: must be an integer, not %s",
 				    at, k, type_name(x));
 		long long n = json_integer_value(x);
 		if (n < lo || n > hi)
-			return fail(err, errlen, "%s[%zu]: %lld is outside %d..%d", at, k, n, lo, hi);
+			return cl_fail(err, errlen, "%s[%zu]: %lld is outside %d..%d", at, k, n, lo, hi);
 	}
 	for (size_t k = 0; k < t->length; k++)
 		out[k] = (uint8_t)json_integer_value(json_array_get(v, k));
@@ -259,19 +247,19 @@ static int parse_track(json_t *jt, int i, struct seq_track *t, char *err, size_t
 	snprintf(where, sizeof where, "tracks[%d]", i);
 	snprintf(prefix, sizeof prefix, "%s: ", where);
 	if (!json_is_object(jt))
-		return fail(err, errlen, "%s: must be an object, not %s", where, type_name(jt));
+		return cl_fail(err, errlen, "%s: must be an object, not %s", where, type_name(jt));
 	if (cl_doc_known_keys(jt, keys, prefix, err, errlen) != 0)
 		return -1;
 
 	json_t *v = json_object_get(jt, "name");
 	const char *name;
 	if (!v)
-		return fail(err, errlen, "%s: no \"name\"", where);
+		return cl_fail(err, errlen, "%s: no \"name\"", where);
 	if (check_text(v, place(at, sizeof at, where, "name"), 1, SEQ_NAME_MAX, &name,
 		       err, errlen) != 0)
 		return -1;
 	if (seq_track_name_check(name, why, sizeof why) != 0)
-		return fail(err, errlen, "%s.name: %s", where, why);
+		return cl_fail(err, errlen, "%s.name: %s", where, why);
 	memset(t, 0, sizeof *t);
 	seq_track_init(t, name);
 	set_text(t->name, sizeof t->name, name);
@@ -285,22 +273,22 @@ static int parse_track(json_t *jt, int i, struct seq_track *t, char *err, size_t
 
 	v = json_object_get(jt, "pattern");
 	if (!v)
-		return fail(err, errlen, "%s: no \"pattern\" (a step string like \"X...x...\")", where);
+		return cl_fail(err, errlen, "%s: no \"pattern\" (a step string like \"X...x...\")", where);
 	if (!json_is_string(v))
-		return fail(err, errlen, "%s.pattern: must be a string, not %s", where, type_name(v));
+		return cl_fail(err, errlen, "%s.pattern: must be a string, not %s", where, type_name(v));
 	if (strlen(json_string_value(v)) != json_string_length(v))
-		return fail(err, errlen, "%s.pattern: holds a NUL character", where);
+		return cl_fail(err, errlen, "%s.pattern: holds a NUL character", where);
 	if (seq_pattern_string_parse(json_string_value(v), t, why, sizeof why) != 0)
-		return fail(err, errlen, "%s.pattern: %s", where, why);
+		return cl_fail(err, errlen, "%s.pattern: %s", where, why);
 
 	v = json_object_get(jt, "step");
 	if (v) {
 		if (!json_is_string(v))
-			return fail(err, errlen, "%s.step: must be a string like \"1/16\", not %s",
+			return cl_fail(err, errlen, "%s.step: must be a string like \"1/16\", not %s",
 				    where, type_name(v));
 		uint16_t num, den;
 		if (seq_step_length_parse(json_string_value(v), &num, &den, why, sizeof why) != 0)
-			return fail(err, errlen, "%s.step: %s", where, why);
+			return cl_fail(err, errlen, "%s.step: %s", where, why);
 		t->step_num = num;
 		t->step_den = den;
 	}
@@ -308,16 +296,16 @@ static int parse_track(json_t *jt, int i, struct seq_track *t, char *err, size_t
 	v = json_object_get(jt, "notes");
 	if (v) {
 		if (!json_is_array(v) || json_array_size(v) < 1 || json_array_size(v) > SEQ_MAX_NOTES)
-			return fail(err, errlen, "%s.notes: must be a list of 1 to %d notes (0..127)",
+			return cl_fail(err, errlen, "%s.notes: must be a list of 1 to %d notes (0..127)",
 				    where, SEQ_MAX_NOTES);
 		for (size_t k = 0; k < json_array_size(v); k++) {
 			json_t *x = json_array_get(v, k);
 			if (!json_is_integer(x))
-				return fail(err, errlen, "%s.notes[%zu]: must be an integer, not %s",
+				return cl_fail(err, errlen, "%s.notes[%zu]: must be an integer, not %s",
 					    where, k, type_name(x));
 			long long note = json_integer_value(x);
 			if (note < 0 || note > 127)
-				return fail(err, errlen, "%s.notes[%zu]: %lld is outside 0..127",
+				return cl_fail(err, errlen, "%s.notes[%zu]: %lld is outside 0..127",
 					    where, k, note);
 		}
 		memset(t->notes, 0, sizeof t->notes);
@@ -344,7 +332,7 @@ static int parse_track(json_t *jt, int i, struct seq_track *t, char *err, size_t
 	if ((r = get_int(jt, "swing_ref", where, LLONG_MIN, LLONG_MAX, &n, err, errlen)) < 0)
 		return -1;
 	if (r && n != 8 && n != 16)
-		return fail(err, errlen, "%s.swing_ref: %lld is not 8 or 16", where, n);
+		return cl_fail(err, errlen, "%s.swing_ref: %lld is not 8 or 16", where, n);
 	if (r)
 		t->swing_ref = (uint8_t)n;
 
@@ -361,9 +349,9 @@ static int parse_track(json_t *jt, int i, struct seq_track *t, char *err, size_t
 			char choices[96];
 			voice_choices(choices, sizeof choices);
 			if (!json_is_string(v))
-				return fail(err, errlen, "%s.voice: must be a string (%s), not %s",
+				return cl_fail(err, errlen, "%s.voice: must be a string (%s), not %s",
 					    where, choices, type_name(v));
-			return fail(err, errlen, "%s.voice: unknown voice \"%s\" (%s)", where,
+			return cl_fail(err, errlen, "%s.voice: unknown voice \"%s\" (%s)", where,
 				    json_string_value(v), choices);
 		}
 		t->voice = (uint8_t)kind;
@@ -380,7 +368,7 @@ static int parse_voice_params(json_t *params, int kind, const char *where, float
 			      char *err, size_t errlen)
 {
 	if (!json_is_object(params))
-		return fail(err, errlen, "voices.%s: must be an object {parameter: value}, "
+		return cl_fail(err, errlen, "voices.%s: must be an object {parameter: value}, "
 			    "not %s", where, type_name(params));
 	const char *kind_name = seq_voice_name(kind);
 	int count = 0;
@@ -391,18 +379,18 @@ static int parse_voice_params(json_t *params, int kind, const char *where, float
 		int pi = seq_voice_param_index(kind, param);
 		if (pi < 0 || pi >= count || pi >= SEQ_VOICE_MAX_PARAMS) {
 			char choices[256];
-			return fail(err, errlen, "voices.%s.%s: the %s voice has no parameter "
+			return cl_fail(err, errlen, "voices.%s.%s: the %s voice has no parameter "
 				    "\"%s\" (it has %s)", where, param, kind_name, param,
 				    param_choices(kind, choices, sizeof choices));
 		}
 		const struct seq_voice_param *vp = &table[pi];
 		if (!json_is_number(v))
-			return fail(err, errlen, "voices.%s.%s: must be a number (%g..%g), "
+			return cl_fail(err, errlen, "voices.%s.%s: must be a number (%g..%g), "
 				    "not %s", where, param, (double)vp->min,
 				    (double)vp->max, type_name(v));
 		float f;
 		if (!float_in_range(json_number_value(v), vp->min, vp->max, &f))
-			return fail(err, errlen, "voices.%s.%s: %g is outside %g..%g", where,
+			return cl_fail(err, errlen, "voices.%s.%s: %g is outside %g..%g", where,
 				    param, json_number_value(v), (double)vp->min,
 				    (double)vp->max);
 		if (out)
@@ -418,7 +406,7 @@ static int parse_voice_params(json_t *params, int kind, const char *where, float
 static int parse_voices(json_t *voices, struct seq_pattern *p, char *err, size_t errlen)
 {
 	if (!json_is_object(voices))
-		return fail(err, errlen, "voices: must be an object {track: {parameter: value}}, "
+		return cl_fail(err, errlen, "voices: must be an object {track: {parameter: value}}, "
 			    "not %s", type_name(voices));
 	const char *key;
 	json_t *params;
@@ -440,11 +428,11 @@ static int parse_voices(json_t *voices, struct seq_pattern *p, char *err, size_t
 		if (ti < 0) {
 			if (seq_voice_from_name(key) > SEQ_VOICE_NONE)
 				continue;
-			return fail(err, errlen, "voices.%s: no track or voice called \"%s\"", key, key);
+			return cl_fail(err, errlen, "voices.%s: no track or voice called \"%s\"", key, key);
 		}
 		struct seq_track *t = &p->tracks[ti];
 		if (t->voice == SEQ_VOICE_NONE)
-			return fail(err, errlen, "voices.%s: track %s has no voice "
+			return cl_fail(err, errlen, "voices.%s: track %s has no voice "
 				    "(\"voice\": \"none\")", key, key);
 		if (parse_voice_params(params, t->voice, key, t->voice_params, err, errlen) != 0)
 			return -1;
@@ -479,7 +467,7 @@ static int parse_pattern(json_t *doc, struct seq_pattern *p, char *err, size_t e
 	v = json_object_get(doc, "tags");
 	if (v) {
 		if (!json_is_array(v) || json_array_size(v) > SEQ_MAX_TAGS)
-			return fail(err, errlen, "tags: must be a list of at most %d strings",
+			return cl_fail(err, errlen, "tags: must be a list of at most %d strings",
 				    SEQ_MAX_TAGS);
 		for (size_t k = 0; k < json_array_size(v); k++) {
 			char at[32];
@@ -504,12 +492,12 @@ static int parse_pattern(json_t *doc, struct seq_pattern *p, char *err, size_t e
 
 	json_t *tracks = json_object_get(doc, "tracks");
 	if (!tracks)
-		return fail(err, errlen, "no \"tracks\" (a list of up to %d tracks)", SEQ_MAX_TRACKS);
+		return cl_fail(err, errlen, "no \"tracks\" (a list of up to %d tracks)", SEQ_MAX_TRACKS);
 	if (!json_is_array(tracks))
-		return fail(err, errlen, "tracks: must be a list of up to %d tracks, not %s",
+		return cl_fail(err, errlen, "tracks: must be a list of up to %d tracks, not %s",
 			    SEQ_MAX_TRACKS, type_name(tracks));
 	if (json_array_size(tracks) > SEQ_MAX_TRACKS)
-		return fail(err, errlen, "tracks: %zu tracks, at most %d",
+		return cl_fail(err, errlen, "tracks: %zu tracks, at most %d",
 			    json_array_size(tracks), SEQ_MAX_TRACKS);
 	for (size_t i = 0; i < json_array_size(tracks); i++) {
 		struct seq_track *t = &p->tracks[i];
@@ -517,7 +505,7 @@ static int parse_pattern(json_t *doc, struct seq_pattern *p, char *err, size_t e
 			return -1;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(p->tracks[j].name, t->name) == 0)
-				return fail(err, errlen, "tracks[%zu].name: a second track called "
+				return cl_fail(err, errlen, "tracks[%zu].name: a second track called "
 					    "\"%s\" (tracks[%zu])", i, t->name, j);
 		p->track_count = (int)i + 1;
 	}
@@ -531,7 +519,7 @@ int seq_pattern_from_json(json_t *doc, struct seq_pattern *out, char *err, size_
 {
 	struct seq_pattern *p = malloc(sizeof *p);
 	if (!p)
-		return fail(err, errlen, "out of memory");
+		return cl_fail(err, errlen, "out of memory");
 	memset(p, 0, sizeof *p);
 	seq_pattern_init(p);
 
@@ -676,7 +664,7 @@ static int load_file(const char *path, struct seq_pattern *out, char *err, size_
 	int r = seq_pattern_from_json(doc, out, why, sizeof why);
 	json_decref(doc);
 	if (r != 0)
-		return fail(err, errlen, "%s: %s", path, why);
+		return cl_fail(err, errlen, "%s: %s", path, why);
 	return 0;
 }
 
@@ -690,13 +678,13 @@ static json_t *checked_document(const struct seq_pattern *p, char *err, size_t e
 {
 	json_t *doc = seq_pattern_to_json(p);
 	if (!doc) {
-		fail(err, errlen, "out of memory");
+		cl_fail(err, errlen, "out of memory");
 		return NULL;
 	}
 	struct seq_pattern *check = malloc(sizeof *check);
 	if (!check) {
 		json_decref(doc);
-		fail(err, errlen, "out of memory");
+		cl_fail(err, errlen, "out of memory");
 		return NULL;
 	}
 	int r = seq_pattern_from_json(doc, check, err, errlen);
@@ -714,7 +702,7 @@ int seq_pattern_save_file(const char *path, const struct seq_pattern *p, char *e
 	char why[320];
 	json_t *doc = checked_document(p, why, sizeof why);
 	if (!doc)
-		return fail(err, errlen, "%s: not saved: %s", path, why);
+		return cl_fail(err, errlen, "%s: not saved: %s", path, why);
 	int r = cl_doc_save(path, doc, err, errlen);
 	json_decref(doc);
 	return r;
@@ -723,7 +711,7 @@ int seq_pattern_save_file(const char *path, const struct seq_pattern *p, char *e
 int seq_slot_check(int slot, char *err, size_t errlen)
 {
 	if (slot < SEQ_SLOT_MIN || slot > SEQ_SLOT_MAX)
-		return fail(err, errlen, "slot %d is outside %d..%d", slot, SEQ_SLOT_MIN,
+		return cl_fail(err, errlen, "slot %d is outside %d..%d", slot, SEQ_SLOT_MIN,
 			    SEQ_SLOT_MAX);
 	return 0;
 }
@@ -731,21 +719,21 @@ int seq_slot_check(int slot, char *err, size_t errlen)
 int seq_slot_parse(const char *text, int *slot, char *err, size_t errlen)
 {
 	if (!text || !text[0])
-		return fail(err, errlen, "no slot number given (%d..%d)", SEQ_SLOT_MIN, SEQ_SLOT_MAX);
+		return cl_fail(err, errlen, "no slot number given (%d..%d)", SEQ_SLOT_MIN, SEQ_SLOT_MAX);
 	const char *p = text + (text[0] == '-');
 	if (!*p)
-		return fail(err, errlen, "slot \"%.40s\" is not a number", text);
+		return cl_fail(err, errlen, "slot \"%.40s\" is not a number", text);
 	long value = 0;
 	for (; *p; p++) {
 		if (*p < '0' || *p > '9')
-			return fail(err, errlen, "slot \"%.40s\" is not a number", text);
+			return cl_fail(err, errlen, "slot \"%.40s\" is not a number", text);
 		if (value <= SEQ_SLOT_MAX)   /* stays small; any larger is out anyway */
 			value = value * 10 + (*p - '0');
 	}
 	if (text[0] == '-' && value != 0)
 		value = -value;
 	if (value < SEQ_SLOT_MIN || value > SEQ_SLOT_MAX)
-		return fail(err, errlen, "slot %.40s is outside %d..%d", text, SEQ_SLOT_MIN,
+		return cl_fail(err, errlen, "slot %.40s is outside %d..%d", text, SEQ_SLOT_MIN,
 			    SEQ_SLOT_MAX);
 	*slot = (int)value;
 	return 0;
@@ -755,12 +743,12 @@ int seq_slot_path(const char *store, int slot, char *path, size_t len,
 		  char *err, size_t errlen)
 {
 	if (!store || !store[0])
-		return fail(err, errlen, "no store root: start with --store DIR");
+		return cl_fail(err, errlen, "no store root: start with --store DIR");
 	if (seq_slot_check(slot, err, errlen) != 0)
 		return -1;
 	int n = snprintf(path, len, "%s/patterns/slots/slot_%03d.json", store, slot);
 	if (n < 0 || (size_t)n >= len)
-		return fail(err, errlen, "the store path %s is too long", store);
+		return cl_fail(err, errlen, "the store path %s is too long", store);
 	return 0;
 }
 
@@ -768,12 +756,12 @@ int seq_slot_path(const char *store, int slot, char *path, size_t len,
 static int make_folder(const char *dir, char *err, size_t errlen)
 {
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-		return fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return cl_fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 	struct stat st;
 	if (stat(dir, &st) != 0)
-		return fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return cl_fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return fail(err, errlen, "%s is not a folder", dir);
+		return cl_fail(err, errlen, "%s is not a folder", dir);
 	return 0;
 }
 
@@ -810,21 +798,21 @@ static int link_backup(const char *path, const char *backups, int slot, char *ba
 			snprintf(suffix, sizeof suffix, "-%d", k);
 		int n = snprintf(backup, len, "%s/slot_%03d-%s%s.json", backups, slot, stamp, suffix);
 		if (n < 0 || (size_t)n >= len)
-			return fail(err, errlen, "the store path %s is too long", backups);
+			return cl_fail(err, errlen, "the store path %s is too long", backups);
 		if (link(path, backup) == 0) {
 			if (sync_folder(backups) != 0) {
 				int saved = errno;
 				unlink(backup);
-				return fail(err, errlen, "fsync of folder %s failed: %s", backups,
+				return cl_fail(err, errlen, "fsync of folder %s failed: %s", backups,
 					    strerror(saved));
 			}
 			return 0;
 		}
 		if (errno != EEXIST)
-			return fail(err, errlen, "cannot back up %s as %s: %s", path, backup,
+			return cl_fail(err, errlen, "cannot back up %s as %s: %s", path, backup,
 				    strerror(errno));
 	}
-	return fail(err, errlen, "cannot back up %s: %d backups made at %s already", path,
+	return cl_fail(err, errlen, "cannot back up %s: %d backups made at %s already", path,
 		    BACKUP_TRIES, stamp);
 }
 
@@ -844,14 +832,14 @@ int seq_slot_save(const char *store, int slot, const struct seq_pattern *p,
 		return -1;
 	json_t *doc = checked_document(p, why, sizeof why);
 	if (!doc)
-		return fail(err, errlen, "slot %d: not saved: %s", slot, why);
+		return cl_fail(err, errlen, "slot %d: not saved: %s", slot, why);
 
 	int r = -1;
 	static const char *const folders[] = { "patterns", "patterns/slots", "patterns/backups" };
 	for (size_t i = 0; i < sizeof folders / sizeof folders[0]; i++) {
 		snprintf(dir, sizeof dir, "%s/%s", store, folders[i]);
 		if (make_folder(dir, why, sizeof why) != 0) {
-			fail(err, errlen, "slot %d: not saved: %s", slot, why);
+			cl_fail(err, errlen, "slot %d: not saved: %s", slot, why);
 			goto out;
 		}
 	}
@@ -860,16 +848,16 @@ int seq_slot_save(const char *store, int slot, const struct seq_pattern *p,
 	bool had_previous = false;
 	if (lstat(path, &st) == 0) {
 		if (S_ISDIR(st.st_mode)) {
-			fail(err, errlen, "slot %d: not saved: %s is a folder", slot, path);
+			cl_fail(err, errlen, "slot %d: not saved: %s is a folder", slot, path);
 			goto out;
 		}
 		if (link_backup(path, dir, slot, backup, sizeof backup, why, sizeof why) != 0) {
-			fail(err, errlen, "slot %d: not saved: %s", slot, why);
+			cl_fail(err, errlen, "slot %d: not saved: %s", slot, why);
 			goto out;
 		}
 		had_previous = true;
 	} else if (errno != ENOENT) {
-		fail(err, errlen, "slot %d: not saved: cannot look at %s: %s", slot, path,
+		cl_fail(err, errlen, "slot %d: not saved: cannot look at %s: %s", slot, path,
 		     strerror(errno));
 		goto out;
 	}
@@ -886,10 +874,10 @@ int seq_slot_save(const char *store, int slot, const struct seq_pattern *p,
 	if (had_previous && !replaced)
 		unlink(backup);
 	if (replaced)
-		fail(err, errlen, "slot %d: saved, but the save may not survive a crash: %s",
+		cl_fail(err, errlen, "slot %d: saved, but the save may not survive a crash: %s",
 		     slot, why);
 	else
-		fail(err, errlen, "slot %d: not saved: %s", slot, why);
+		cl_fail(err, errlen, "slot %d: not saved: %s", slot, why);
 out:
 	json_decref(doc);
 	return r;
@@ -904,11 +892,11 @@ int seq_slot_load(const char *store, int slot, struct seq_pattern *out,
 	struct stat st;
 	if (stat(path, &st) != 0) {
 		if (errno == ENOENT)
-			return fail(err, errlen, "slot %d is empty", slot);
-		return fail(err, errlen, "slot %d: cannot open %s: %s", slot, path, strerror(errno));
+			return cl_fail(err, errlen, "slot %d is empty", slot);
+		return cl_fail(err, errlen, "slot %d: cannot open %s: %s", slot, path, strerror(errno));
 	}
 	if (load_file(path, out, why, sizeof why) != 0)
-		return fail(err, errlen, "slot %d: %s", slot, why);
+		return cl_fail(err, errlen, "slot %d: %s", slot, why);
 	return 0;
 }
 
