@@ -31,6 +31,8 @@ static struct {
 	int step_pending[SEQ_MAX_TRACKS];   /* by out index: step to show, or -1 */
 	struct timespec step_sent[SEQ_MAX_TRACKS];
 	int clock_flags;
+	struct timespec no_bbt_since;
+	bool said_no_bbt;
 	double bpm, beat;
 	bool panic_done;
 	bool have_pending_state;     /* a state that arrived before JACK */
@@ -726,9 +728,7 @@ static void on_event(struct seq_app *a, const struct cl_cmd *ev)
 		cs.bpm = ev->a;
 		cs.beat = ev->b;
 		if ((cs.clock_flags & SEQ_CLOCK_NO_BBT) && !(was & SEQ_CLOCK_NO_BBT))
-			cl_warn("no timebase master gives BBT: playing at our own %.2f BPM (--bpm)", a->bpm);
-		else if (!(cs.clock_flags & SEQ_CLOCK_NO_BBT) && (was & SEQ_CLOCK_NO_BBT))
-			cl_info("a timebase master gives BBT: following it");
+			clock_gettime(CLOCK_MONOTONIC, &cs.no_bbt_since);
 		break;
 	}
 	case SEQ_EV_PANIC_DONE:
@@ -754,11 +754,31 @@ static void step_feedback(struct seq_app *a)
 	}
 }
 
+/* Say when no master gives BBT, once it has lasted half a second (a
+ * master starting or relocating drops BBT for a cycle or two), and when
+ * one comes back. */
+static void clock_notice(struct seq_app *a)
+{
+	bool none = (cs.clock_flags & SEQ_CLOCK_NO_BBT) != 0;
+	if (none && !cs.said_no_bbt) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (since(&cs.no_bbt_since, &now) >= 0.5) {
+			cl_warn("no timebase master gives BBT: playing at our own %.2f BPM (--bpm)", a->bpm);
+			cs.said_no_bbt = true;
+		}
+	} else if (!none && cs.said_no_bbt) {
+		cl_info("a timebase master gives BBT: following it");
+		cs.said_no_bbt = false;
+	}
+}
+
 void control_events(struct seq_app *a)
 {
 	struct cl_cmd ev;
 	while (cl_cmdq_pop(&a->from_rt, &ev))
 		on_event(a, &ev);
+	clock_notice(a);
 	step_feedback(a);
 	engine_alsa_flush(a);
 }
