@@ -35,4 +35,19 @@ for b in blocks:
     missing += ["%s.%s" % (tid, n) for n in names if "`%s`" % n not in row]
 h.check(len(blocks) == 18 and not missing,
         "README lists every effect and parameter (missing: %s)" % missing[:5])
+
+# scripts/studio's demo chain renders offline
+import struct
+import wave
+tmp = h.tmpdir()
+with wave.open(tmp + "/in.wav", "wb") as w:
+    w.setnchannels(2)
+    w.setsampwidth(2)
+    w.setframerate(48000)
+    w.writeframes(b"".join(struct.pack("<hh", 8000, -8000) for _ in range(4800)))
+chain = os.path.join(os.path.dirname(__file__), "..", "..", "session", "demo-chain.json")
+r = subprocess.run([args.client, "--offline", "--chain", chain, tmp + "/in.wav", tmp + "/out.wav"],
+                   capture_output=True, text=True, timeout=30)
+h.check(r.returncode == 0 and os.path.getsize(tmp + "/out.wav") > 4800 * 8,
+        "the studio's demo chain renders (%s)" % r.stderr.strip()[-200:])
 h.done()

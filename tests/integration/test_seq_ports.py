@@ -42,4 +42,12 @@ with h.JackServer(rate=48000, period=256) as srv:
             "voice_1 and voice_2 sound, voice_3 is silent, the mix sounds (%s)"
             % ", ".join("%.1f" % p for p in peaks))
     h.check_equal(seq.stop(), 0, "exits 0")
+
+    # scripts/studio's demo pattern loads
+    demo = os.path.join(os.path.dirname(__file__), "..", "..", "session", "demo-pattern.json")
+    seq = h.Client(args.client, ["--pattern", demo], srv)
+    q = seq.osc_client().request("/seq/tracks")
+    h.check(q is not None and q.args == ["kick", "clap", "hat", "bass"],
+            "the studio's demo pattern loads (%r)" % (q.args if q else None,))
+    h.check_equal(seq.stop(), 0, "exits 0")
 h.done()
