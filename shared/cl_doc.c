@@ -420,6 +420,12 @@ static int write_all(int fd, const char *data, size_t len, bool fault)
 int cl_atomic_write(const char *path, const void *data, size_t len,
 		    char *err, size_t errlen)
 {
+	return cl_atomic_write_hooked(path, data, len, NULL, err, errlen);
+}
+
+int cl_atomic_write_hooked(const char *path, const void *data, size_t len,
+			   const struct cl_atomic_hook *hook, char *err, size_t errlen)
+{
 	int fault = __atomic_exchange_n(&injected_fault, CL_FAULT_NONE, __ATOMIC_SEQ_CST);
 
 	const char *slash = strrchr(path, '/');
@@ -490,6 +496,8 @@ int cl_atomic_write(const char *path, const void *data, size_t len,
 		set_err(err, errlen, "close of %s failed: %s", tmp, strerror(errno));
 		goto out;
 	}
+	if (hook && hook->before_rename && hook->before_rename(hook->userdata, err, errlen) != 0)
+		goto out;
 	r = fault == CL_FAULT_RENAME ? (errno = EIO, -1) : rename(tmp, path);
 	if (r != 0) {
 		set_err(err, errlen, "rename of %s to %s failed: %s", tmp, path,
@@ -531,6 +539,12 @@ out:
 /* Dump indented in insertion order with a final newline; write atomically. */
 int cl_doc_save(const char *path, const json_t *doc, char *err, size_t errlen)
 {
+	return cl_doc_save_hooked(path, doc, NULL, err, errlen);
+}
+
+int cl_doc_save_hooked(const char *path, const json_t *doc, const struct cl_atomic_hook *hook,
+		       char *err, size_t errlen)
+{
 	/* 15 significant digits: 0.1 stays "0.1" (17 would print
 	 * 0.10000000000000001), and a saved value reads back to the same text. */
 	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
@@ -549,7 +563,7 @@ int cl_doc_save(const char *path, const json_t *doc, char *err, size_t errlen)
 	}
 	buf[len] = '\n';
 	buf[len + 1] = '\0';
-	int rc = cl_atomic_write(path, buf, len + 1, err, errlen);
+	int rc = cl_atomic_write_hooked(path, buf, len + 1, hook, err, errlen);
 	free(buf);
 	return rc;
 }

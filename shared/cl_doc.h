@@ -101,6 +101,20 @@ int cl_doc_known_keys(json_t *obj, const char *const *keys, const char *where,
  * and err. */
 int cl_atomic_write(const char *path, const void *data, size_t len,
 		    char *err, size_t errlen);
+/* Work to do once the new contents are durable and before they take the
+ * file's name: e.g. make a backup link durable, so that the old version
+ * is safe before it is replaced. On ext4 the file's fsync has committed
+ * the link already, so a folder fsync here costs little. 0, or -1 and
+ * err (the write is abandoned, the old file stays). */
+struct cl_atomic_hook {
+	int (*before_rename)(void *userdata, char *err, size_t errlen);
+	void *userdata;
+};
+int cl_atomic_write_hooked(const char *path, const void *data, size_t len,
+			   const struct cl_atomic_hook *hook, char *err, size_t errlen);
+int cl_doc_save_hooked(const char *path, const json_t *doc, const struct cl_atomic_hook *hook,
+		       char *err, size_t errlen);
+
 /* Dump doc (indented by 2, keys in insertion order, reals with 15
  * significant digits so 0.1 stays "0.1", trailing newline) and write it
  * atomically. */

@@ -782,7 +782,8 @@ static int sync_folder(const char *dir)
 }
 
 /* Hard-link the slot file at path into backups as slot_NNN-<UTC>.json
- * (-1, -2 ... when taken) and make the link durable. The name made is in
+ * (-1, -2 ... when taken). The link is made durable later, before the new
+ * version takes the slot's name (sync_backups). The name made is in
  * backup. 0, or -1 and err (nothing left behind). */
 static int link_backup(const char *path, const char *backups, int slot, char *backup,
 		       size_t len, char *err, size_t errlen)
@@ -799,21 +800,26 @@ static int link_backup(const char *path, const char *backups, int slot, char *ba
 		int n = snprintf(backup, len, "%s/slot_%03d-%s%s.json", backups, slot, stamp, suffix);
 		if (n < 0 || (size_t)n >= len)
 			return cl_fail(err, errlen, "the store path %s is too long", backups);
-		if (link(path, backup) == 0) {
-			if (sync_folder(backups) != 0) {
-				int saved = errno;
-				unlink(backup);
-				return cl_fail(err, errlen, "fsync of folder %s failed: %s", backups,
-					    strerror(saved));
-			}
+		if (link(path, backup) == 0)
 			return 0;
-		}
 		if (errno != EEXIST)
 			return cl_fail(err, errlen, "cannot back up %s as %s: %s", path, backup,
 				    strerror(errno));
 	}
 	return cl_fail(err, errlen, "cannot back up %s: %d backups made at %s already", path,
 		    BACKUP_TRIES, stamp);
+}
+
+/* The before-rename hook of a slot save: the backup link is durable
+ * before the new version replaces the slot (after the new contents were
+ * fsync'd, which on a journalling file system has committed the link
+ * already). */
+static int sync_backups(void *userdata, char *err, size_t errlen)
+{
+	const char *backups = userdata;
+	if (sync_folder(backups) != 0)
+		return cl_fail(err, errlen, "fsync of folder %s failed: %s", backups, strerror(errno));
+	return 0;
 }
 
 /* Do a and b name the same file? */
@@ -862,7 +868,8 @@ int seq_slot_save(const char *store, int slot, const struct seq_pattern *p,
 		goto out;
 	}
 
-	if (cl_doc_save(path, doc, why, sizeof why) == 0) {
+	struct cl_atomic_hook hook = { sync_backups, dir };
+	if (cl_doc_save_hooked(path, doc, had_previous ? &hook : NULL, why, sizeof why) == 0) {
 		r = 0;
 		goto out;
 	}
