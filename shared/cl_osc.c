@@ -32,6 +32,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <locale.h>
 #include <math.h>
 #include <netdb.h>
@@ -41,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,6 +84,7 @@ struct cl_osc {
 	int family;
 	int port;
 	char bind_host[NI_MAXHOST];
+	bool loopback_only;      /* bound to 127.0.0.0/8 or ::1 */
 	const struct cl_osc_method *methods;
 	size_t n_methods;
 	struct cl_osc_hooks hooks;
@@ -989,6 +992,37 @@ static int on_state_set(struct cl_osc_request *req)
 	return apply_state(req, doc, "/cl/state/set");
 }
 
+/* May a sender name this state file? Anything on a loopback socket (the
+ * sender is a local user, who could write the file anyway); beyond
+ * loopback only a file inside the store root, checked on the real path of
+ * its folder, so neither ".." nor a symlink leads out. 0, or -1 and err. */
+static int state_path_allowed(const struct cl_osc *osc, const char *path, char *err, size_t errlen)
+{
+	if (osc->loopback_only)
+		return 0;
+	const char *store = osc->hooks.store ? *osc->hooks.store : NULL;
+	if (!store || !store[0])
+		return cl_fail(err, errlen, "state files over a network socket need a store root (--store)");
+	char root[PATH_MAX], dir[PATH_MAX], real_dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	if (!slash || (size_t)(slash - path) >= sizeof dir || !base[0] || strcmp(base, "..") == 0 ||
+	    strcmp(base, ".") == 0)
+		return cl_fail(err, errlen, "%s: give a file inside the store root %s", path, store);
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	if (!realpath(store, root) || !realpath(dir[0] ? dir : "/", real_dir))
+		return cl_fail(err, errlen, "%s: %s", dir[0] ? dir : store, strerror(errno));
+	size_t n = strlen(root);
+	if (strncmp(real_dir, root, n) != 0 || (real_dir[n] != '\0' && real_dir[n] != '/'))
+		return cl_fail(err, errlen, "%s is outside the store root %s (the OSC socket is not "
+			       "loopback-only)", path, store);
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+		return cl_fail(err, errlen, "%s is a symbolic link: not followed over the network", path);
+	return 0;
+}
+
 static int on_state_save(struct cl_osc_request *req)
 {
 	struct cl_osc *osc = req->osc;
@@ -997,10 +1031,12 @@ static int on_state_save(struct cl_osc_request *req)
 	const char *path = req->argv[0].s;
 	if (!path[0])
 		return cl_osc_error(req, "empty path");
+	char err[PATH_MAX + 256] = "";
+	if (state_path_allowed(osc, path, err, sizeof err) != 0)
+		return cl_osc_error(req, "%s", err);
 	json_t *doc = osc->hooks.state_get(osc->hooks.userdata);
 	if (!doc)
 		return cl_osc_error(req, "no state");
-	char err[256] = "";
 	int rc = cl_doc_save(path, doc, err, sizeof err);
 	json_decref(doc);
 	if (rc != 0)
@@ -1016,7 +1052,9 @@ static int on_state_load(struct cl_osc_request *req)
 	const char *path = req->argv[0].s;
 	if (!path[0])
 		return cl_osc_error(req, "empty path");
-	char err[256] = "";
+	char err[PATH_MAX + 256] = "";
+	if (state_path_allowed(osc, path, err, sizeof err) != 0)
+		return cl_osc_error(req, "%s", err);
 	json_t *doc = cl_doc_load_file(path, err, sizeof err);
 	if (!doc)
 		return cl_osc_error(req, "%s", err[0] ? err : "load failed");
@@ -1373,6 +1411,7 @@ struct cl_osc *cl_osc_new(const char *bind_addr, int port,
 		snprintf(err, errlen, "OSC socket: cannot read its address");
 		goto fail_close;
 	}
+	osc->loopback_only = strncmp(osc->bind_host, "127.", 4) == 0 || strcmp(osc->bind_host, "::1") == 0;
 	osc->family = local.ss_family;
 	osc->port = atoi(serv);
 	if (osc->family == AF_INET6)

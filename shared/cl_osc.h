@@ -98,6 +98,12 @@ struct cl_osc_hooks {
 	int (*state_set)(void *userdata, json_t *doc, char *err, size_t errlen);
 	/* /cl/quit: ask the main loop to end. */
 	void (*quit)(void *userdata);
+	/* The program's store root (its --store, or the NSM folder): when
+	 * the socket listens beyond loopback (--osc-bind 0.0.0.0 for a
+	 * tablet), /cl/state/save and /cl/state/load take only paths inside
+	 * it, so nobody on the network can read or write other files. May be
+	 * NULL (then those two need a loopback socket). */
+	const char *const *store;
 };
 
 /* Bind bind_addr:port (port 0 = ephemeral) and get ready to dispatch

@@ -247,6 +247,7 @@ int main(int argc, char **argv)
 	if (cl_app_session_init(&a->session, a->opt.name) != 0)
 		return CL_EXIT_FAILURE;
 	hooks.userdata = a;
+	hooks.store = &a->opt.store;
 	nsm_hooks.userdata = a;
 	ports_init(a);
 

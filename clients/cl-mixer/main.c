@@ -270,6 +270,7 @@ int main(int argc, char **argv)
 	if (cl_app_session_init(&m->session, m->opt.name) != 0)
 		return CL_EXIT_FAILURE;
 	hooks.userdata = m;
+	hooks.store = &m->opt.store;
 	nsm_hooks.userdata = m;
 
 	if (cl_signals_init() != 0) {

@@ -194,6 +194,7 @@ int main(int argc, char **argv)
 	if (cl_app_session_init(&t.session, t.opt.name) != 0)
 		return CL_EXIT_FAILURE;
 	hooks.userdata = &t;
+	hooks.store = &t.opt.store;
 	nsm_hooks.userdata = &t;
 
 	if (cl_signals_init() != 0) {
