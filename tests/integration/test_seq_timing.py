@@ -96,13 +96,15 @@ h.check(ons[:32] == want, "swing 0.5: off-beat 16ths exactly half a step late (%
 h.check(ons[1] - ons[0] == 9000 and ons[2] - ons[1] == 3000,
         "swing 0.5 at 120 BPM: 16ths 9000 then 3000 frames apart")
 
-# a tempo change at bar 3: 120 -> 150 BPM
+# a tempo change near bar 3: 120 -> 150 BPM from the next bar line
 r = run(120, kick, change=(3, 150))
 first_new = next((c for c in r.cycles if abs(c.bpm - 150) < 1e-6), None)
 h.check(first_new is not None, "the recording shows the tempo change")
 if first_new:
-    f0 = first_new.pos_frame
-    b0 = Fraction(f0) * 120 / (60 * sc.RATE)
+    # cl-transport changes the tempo at the next bar line (the first
+    # cycle that reports it may start a little after that line)
+    b0 = Fraction(4 * (first_new.bar - 1))
+    f0 = sc.beat_frame(b0, 120)
     ons = [e.tframe for e in sc.note_ons(r) if e.rolling]
     before = [sc.beat_frame(k, 120) for k in range(0, int(b0) + 1) if sc.beat_frame(k, 120) < f0]
     after = [sc.beat_frame(k, 150, origin=f0, origin_beat=b0)
