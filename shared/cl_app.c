@@ -72,6 +72,27 @@ void cl_sweep_folder_of(const char *path)
 	free(copy);
 }
 
+int cl_state_load_part(const char *path, const char *schema, const char *key,
+		       cl_state_set_fn set, void *userdata)
+{
+	char err[512];
+	json_t *part = cl_doc_load_file(path, err, sizeof(err));
+	if (!part) {
+		cl_error("cannot load %s: %s", key, err);
+		return -1;
+	}
+	json_t *state = json_pack("{s:s, s:o}", "schema", schema, key, part);
+	if (!state) {
+		cl_error("%s: out of memory", path);
+		return -1;
+	}
+	int r = set(userdata, state, err, sizeof(err));
+	json_decref(state);
+	if (r != 0)
+		cl_error("%s: %s", path, err);
+	return r;
+}
+
 int cl_state_load(const char *path, bool missing_ok, cl_state_set_fn set, void *userdata)
 {
 	char err[512];

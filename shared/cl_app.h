@@ -30,6 +30,13 @@ typedef int (*cl_state_set_fn)(void *userdata, json_t *doc, char *err, size_t er
  * Logs why on failure. 0 or -1. */
 int cl_state_load(const char *path, bool missing_ok, cl_state_set_fn set, void *userdata);
 
+/* Load the document at path as the `key` member of a state document
+ * {"schema": schema, key: <document>} through set: how --chain and
+ * --pattern hand a chain or pattern file to the program. Logs why on
+ * failure. 0 or -1. */
+int cl_state_load_part(const char *path, const char *schema, const char *key,
+		       cl_state_set_fn set, void *userdata);
+
 /* "<dir>/state.json", the state file inside an NSM session folder. */
 void cl_state_path(char *buf, size_t len, const char *dir);
 

@@ -132,24 +132,6 @@ static void ports_init(struct fx_app *a)
 	a->nports = n + 1;
 }
 
-/* A chain document given with --chain becomes the state. */
-static int load_chain_file(struct fx_app *a, const char *path)
-{
-	char err[512];
-	json_t *chain = cl_doc_load_file(path, err, sizeof(err));
-	if (!chain) {
-		cl_error("cannot load chain: %s", err);
-		return -1;
-	}
-	json_t *state = json_pack("{s:s, s:O}", "schema", FX_SCHEMA_KIND "/1", "chain", chain);
-	json_decref(chain);
-	int r = control_state_set(a, state, err, sizeof(err));
-	json_decref(state);
-	if (r != 0)
-		cl_error("%s: %s", path, err);
-	return r;
-}
-
 static int nsm_open(void *userdata, const char *dir, const char *display_name,
 		    const char *client_id, char *err, size_t errlen)
 {
@@ -261,7 +243,7 @@ int main(int argc, char **argv)
 	}
 	if (a->opt.state && cl_state_load(a->opt.state, false, control_state_set, a) != 0)
 		goto out_engine;
-	if (a->chain_file && load_chain_file(a, a->chain_file) != 0)
+	if (a->chain_file && cl_state_load_part(a->chain_file, FX_SCHEMA_KIND "/1", "chain", control_state_set, a) != 0)
 		goto out_engine;
 	a->osc = cl_osc_new(a->opt.osc_bind, a->opt.osc_port, control_methods, control_method_count,
 			    &hooks, err, sizeof(err));

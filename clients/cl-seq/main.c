@@ -123,25 +123,6 @@ static void ports_init(struct seq_app *a)
 	}
 }
 
-/* A pattern document given with --pattern becomes the state. */
-static int load_pattern_file(struct seq_app *a, const char *path)
-{
-	char err[512];
-	json_t *pattern = cl_doc_load_file(path, err, sizeof(err));
-	if (!pattern) {
-		cl_error("cannot load pattern: %s", err);
-		return -1;
-	}
-	json_t *state = json_pack("{s:s, s:f, s:O}", "schema", SEQ_SCHEMA_KIND "/1", "bpm", a->bpm,
-				  "pattern", pattern);
-	json_decref(pattern);
-	int r = control_state_set(a, state, err, sizeof(err));
-	json_decref(state);
-	if (r != 0)
-		cl_error("%s: %s", path, err);
-	return r;
-}
-
 static int nsm_open(void *userdata, const char *dir, const char *display_name,
 		    const char *client_id, char *err, size_t errlen)
 {
@@ -252,7 +233,7 @@ int main(int argc, char **argv)
 	}
 	if (a->opt.state && cl_state_load(a->opt.state, false, control_state_set, a) != 0)
 		goto out_engine;
-	if (pattern_file && load_pattern_file(a, pattern_file) != 0)
+	if (pattern_file && cl_state_load_part(pattern_file, SEQ_SCHEMA_KIND "/1", "pattern", control_state_set, a) != 0)
 		goto out_engine;
 	a->osc = cl_osc_new(a->opt.osc_bind, a->opt.osc_port, control_methods, control_method_count,
 			    &hooks, err, sizeof(err));
