@@ -41,7 +41,7 @@ with h.JackServer(rate=48000, period=256) as srv:
     osc.send("/fx/learn", 0, "threshold")
     osc.request("/cl/ping", reply="/cl/pong")
     send(20)
-    b = sub.wait_for("/fx/learn", timeout=3)
+    b = sub.wait_for("/fx/learn", timeout=10)
     h.check(b is not None and b.args == [0, "threshold", 1, CC],
             "learned channel 1 CC %d for slot 0 threshold (%r)" % (CC, b.args if b else None))
     h.check_close(value("threshold"), -20.0, 1e-6, "the learning CC does not move the parameter")
@@ -69,7 +69,7 @@ with h.JackServer(rate=48000, period=256) as srv:
     osc.send("/fx/learn", 0, "makeup")
     osc.request("/cl/ping", reply="/cl/pong")
     send(0, cc=21)
-    sub.wait_for("/fx/learn", timeout=3)
+    sub.wait_for("/fx/learn", timeout=10)
     send(0, 64, cc=21)
     makeup = value("makeup")
     h.check_close(makeup, 24 * 64 / 127, 1e-3, "CC 21 = 64 sets makeup to 64/127 of 24 dB")
@@ -84,12 +84,12 @@ with h.JackServer(rate=48000, period=256) as srv:
     osc.send("/fx/learn", 0, "bypass")
     osc.request("/cl/ping", reply="/cl/pong")
     send(0, cc=20)
-    sub.wait_for("/fx/learn", timeout=3)
+    sub.wait_for("/fx/learn", timeout=10)
     send(127, cc=20)
-    fb = sub.wait_for("/fx/0/bypass", timeout=3)
+    fb = sub.wait_for("/fx/0/bypass", timeout=10)
     h.check(fb is not None and fb.args == [1], "CC 20 = 127 bypasses slot 0 (%r)" % (fb,))
     send(3, cc=20)
-    fb = sub.wait_for("/fx/0/bypass", timeout=3)
+    fb = sub.wait_for("/fx/0/bypass", timeout=10)
     h.check(fb is not None and fb.args == [0], "CC 20 = 3 brings it back (%r)" % (fb,))
 
     # bad learn requests: clear errors, nothing changes
