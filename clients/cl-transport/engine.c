@@ -199,6 +199,7 @@ static void apply_command(struct transport *t, jack_client_t *client,
 		if (c->frame < 0 || c->frame > UINT32_MAX)
 			break;
 		e->pending_collapse = e->master;
+		e->locate_asked = true;
 		jack_transport_locate(client, (jack_nframes_t)c->frame);
 		break;
 	case TP_CMD_LOCATE_BBT: {
@@ -211,6 +212,7 @@ static void apply_command(struct transport *t, jack_client_t *client,
 		if (target < 0 || target > UINT32_MAX)
 			break;
 		e->pending_collapse = true;
+		e->locate_asked = true;
 		jack_transport_locate(client, (jack_nframes_t)target);
 		break;
 	}
@@ -275,13 +277,15 @@ static int on_process(jack_nframes_t n, void *arg)
 	int64_t f = pos.frame;
 
 	e->start_asked = false;
+	e->locate_asked = false;
 	e->refresh_bbt = false;
 	while (cl_cmdq_pop(&t->to_rt, &cmd))
 		apply_command(t, client, &cmd, f, rolling);
 	/* A locate and a start pending together make JACK pass through
 	 * "starting" after the first rolling cycle; the start refreshes BBT
-	 * anyway, so skip the locate then. */
-	if (e->refresh_bbt && !e->start_asked)
+	 * anyway, so skip the locate then. A locate asked in the same cycle
+	 * refreshes BBT too, and relocating to f here would cancel it. */
+	if (e->refresh_bbt && !e->start_asked && !e->locate_asked)
 		jack_transport_locate(client, (jack_nframes_t)f);
 
 	bool relocated = e->relocation_pending || (e->have_last && f != e->expected);

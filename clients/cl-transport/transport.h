@@ -76,6 +76,7 @@ struct tp_engine {
 	bool relocation_pending; /* a jump seen while JACK said "starting" */
 	bool refresh_bbt;        /* stopped tempo change: ask for a new position */
 	bool start_asked;        /* this cycle asked JACK to start */
+	bool locate_asked;       /* this cycle asked JACK for a new position */
 	int64_t expected;       /* frame the next cycle should start at */
 	bool loop_on;
 	bool loop_jump_pending;

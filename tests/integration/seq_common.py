@@ -4,7 +4,6 @@ cl-transport's MIDI clock follows too), a dummy server that runs faster
 and note-on/off extraction from cl-probe recordings."""
 
 import math
-import time
 from fractions import Fraction
 
 import harness as h
@@ -60,17 +59,6 @@ def unpaired(rec):
         else:
             stray.append(e)
     return [e for v in sounding.values() for e in v], stray
-
-
-def wait_frame(probe, frame, timeout=60.0):
-    """Wait until the transport rolls past `frame`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        t = probe.transport()
-        if t["state"] == "rolling" and t["frame"] > frame:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def add_track(osc, name, pattern, notes=(36,), **fields):

@@ -49,7 +49,7 @@ with sc.fast_server() as srv:
     def wait_beats(n):
         """Let the rolling transport advance n beats (by its frames: the
         fast server's speed depends on the machine's load)."""
-        sc.wait_frame(probe, probe.transport()["frame"] + int(n * FPB))
+        probe.wait_frame(probe.transport()["frame"] + int(n * FPB))
 
     def roll(n):
         tosc.send("/transport/play")

@@ -33,14 +33,14 @@ def run(bpm, setup, bars=BARS, change=None):
         tosc.send("/transport/play")
         end = sc.beat_frame(bars * 4, bpm)
         if change:
-            sc.wait_frame(probe, sc.beat_frame((change[0] - 1) * 4, bpm) - 4096)
+            probe.wait_frame(sc.beat_frame((change[0] - 1) * 4, bpm) - 4096)
             tosc.send("/transport/bpm", float(change[1]))
             deadline = time.monotonic() + 30
             while probe.transport()["bpm"] != change[1] and time.monotonic() < deadline:
                 time.sleep(0.02)
-            sc.wait_frame(probe, probe.transport()["frame"] + 10 * sc.frames_per_beat(change[1]))
+            probe.wait_frame(probe.transport()["frame"] + 10 * sc.frames_per_beat(change[1]))
         else:
-            sc.wait_frame(probe, end + 2048)
+            probe.wait_frame(end + 2048)
         tosc.send("/transport/stop")
         probe.wait_transport("stopped")
         r = rec.stop()
