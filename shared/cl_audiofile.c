@@ -47,6 +47,24 @@ struct cl_audio_out {
 /* formats */
 
 /* The SF_FORMAT_* code for path and format; see cl_audiofile.h. */
+int cl_audio_sample_format(const char *format, int fallback, int *sample, char *err,
+			   size_t errlen)
+{
+	if (!format)
+		*sample = fallback;
+	else if (strcmp(format, "float") == 0)
+		*sample = SF_FORMAT_FLOAT;
+	else if (strcmp(format, "24") == 0)
+		*sample = SF_FORMAT_PCM_24;
+	else if (strcmp(format, "16") == 0)
+		*sample = SF_FORMAT_PCM_16;
+	else {
+		snprintf(err, errlen, "unknown sample format \"%s\" (want float, 24 or 16)", format);
+		return -1;
+	}
+	return 0;
+}
+
 int cl_audio_format(const char *path, const char *format, int *sf_format,
 		    char *err, size_t errlen)
 {
@@ -67,18 +85,9 @@ int cl_audio_format(const char *path, const char *format, int *sf_format,
 	}
 
 	int sample;
-	if (!format)
-		sample = container == SF_FORMAT_FLAC ? SF_FORMAT_PCM_24 : SF_FORMAT_FLOAT;
-	else if (strcmp(format, "float") == 0)
-		sample = SF_FORMAT_FLOAT;
-	else if (strcmp(format, "24") == 0)
-		sample = SF_FORMAT_PCM_24;
-	else if (strcmp(format, "16") == 0)
-		sample = SF_FORMAT_PCM_16;
-	else {
-		snprintf(err, errlen, "unknown sample format \"%s\" (want float, 24 or 16)", format);
+	if (cl_audio_sample_format(format, container == SF_FORMAT_FLAC ? SF_FORMAT_PCM_24 : SF_FORMAT_FLOAT,
+				   &sample, err, errlen) != 0)
 		return -1;
-	}
 	if (container == SF_FORMAT_FLAC && sample == SF_FORMAT_FLOAT) {
 		snprintf(err, errlen, "%s: FLAC holds integer samples only: use --format 24 (or a .wav file for float)",
 			 path);

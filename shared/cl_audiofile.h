@@ -60,6 +60,11 @@ struct cl_audio_out_info {
 	const char *sample_name;  /* "32-bit float", "24-bit" or "16-bit" */
 };
 
+/* libsndfile's SF_FORMAT_PCM_* or SF_FORMAT_FLOAT for a --format value
+ * ("float", "24" or "16"; NULL gives `fallback`). 0, or -1 and err. */
+int cl_audio_sample_format(const char *format, int fallback, int *sample, char *err,
+			   size_t errlen);
+
 /* libsndfile's SF_FORMAT_* code (container | samples) for path and
  * format, as described above. 0, or -1 and err. Lets a caller refuse a bad
  * output name before doing any work. */

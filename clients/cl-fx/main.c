@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cl_app.h"
+#include "cl_audiofile.h"
 #include "cl_doc.h"
 #include "cl_log.h"
 #include "offline.h"
@@ -80,9 +81,16 @@ static int on_option(void *userdata, int val, const char *arg)
 	case OPT_OFFLINE:
 		offline.on = true;
 		return 0;
-	case OPT_FORMAT:
+	case OPT_FORMAT: {
+		int sample;
+		char err[128];
+		if (cl_audio_sample_format(arg, 0, &sample, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: --format: %s\n", FX_PROG, err);
+			return -1;
+		}
 		offline.format = arg;
 		return 0;
+	}
 	case OPT_BPM:
 		if (cl_cli_parse_double(arg, 10, 400, &offline.bpm) != 0) {
 			fprintf(stderr, "%s: --bpm: expected 10..400, got '%s'\n", FX_PROG, arg);

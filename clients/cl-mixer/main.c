@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cl_app.h"
+#include "cl_audiofile.h"
 #include "cl_doc.h"
 #include "cl_log.h"
 #include "offline.h"
@@ -42,7 +43,7 @@ static const struct cl_cli_option extra_options[] = {
 	{ { "offline", required_argument, NULL, OPT_OFFLINE }, "MIX.json",
 	  "mix the files a mix document names, without JACK (needs -o)" },
 	{ { "output", required_argument, NULL, 'o' }, "FILE", "output file of --offline" },
-	{ { "format", required_argument, NULL, OPT_FORMAT }, "float|24",
+	{ { "format", required_argument, NULL, OPT_FORMAT }, "float|24|16",
 	  "sample format of --offline output (default float, or from the extension)" },
 	{ { "analyze", no_argument, NULL, OPT_ANALYZE }, NULL,
 	  "measure the loudness of the FILE operands and propose faders" },
@@ -78,13 +79,16 @@ static int on_option(void *userdata, int val, const char *arg)
 		return 0;
 	case OPT_OFFLINE: o->offline = arg; return 0;
 	case 'o': o->output = arg; return 0;
-	case OPT_FORMAT:
-		if (strcmp(arg, "float") != 0 && strcmp(arg, "24") != 0) {
-			fprintf(stderr, "%s: --format: expected float or 24, got '%s'\n", MX_PROG, arg);
+	case OPT_FORMAT: {
+		int sample;
+		char err[128];
+		if (cl_audio_sample_format(arg, 0, &sample, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: --format: %s\n", MX_PROG, err);
 			return -1;
 		}
 		o->format = arg;
 		return 0;
+	}
 	case OPT_ANALYZE: o->analyze = true; return 0;
 	case OPT_APPLY: o->apply = arg; return 0;
 	case OPT_TARGET:

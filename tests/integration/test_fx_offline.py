@@ -88,4 +88,11 @@ for argv, want in cases:
                                                                        r.stderr.strip()[-120:]))
 r = subprocess.run([args.client, "--offline", src, out], capture_output=True, text=True, timeout=30)
 h.check(r.returncode == 2, "--offline without --chain is bad usage (exit 2)")
+bad = out + "-8bit.wav"
+r = subprocess.run([args.client, "--offline", "--chain", chain_path, src, bad, "--format", "8"],
+                   capture_output=True, text=True, timeout=30)
+h.check(r.returncode == 2 and 'unknown sample format "8" (want float, 24 or 16)' in r.stderr
+        and not os.path.exists(bad),
+        "--format 8 is bad usage (exit 2), named, nothing written: %d %r"
+        % (r.returncode, r.stderr.strip()[-120:]))
 h.done()

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import subprocess
+import wave
 
 import harness as h
 
@@ -216,6 +217,21 @@ def main():
         again = analyze(client, out1)
         if again:
             h.check_close(again["i"], -20.0, 0.5, "and cl-mixer --analyze agrees: %.1f LUFS" % again["i"])
+
+    out16 = os.path.join(d, "mix1-16.wav")
+    code, _, err = run([client, "--offline", mix1, "--output", out16, "--format", "16"])
+    width = None
+    if code == 0:
+        with wave.open(out16) as w:
+            width = w.getsampwidth()
+    h.check(code == 0 and width == 2,
+            "--format 16 writes a 16-bit WAV (exit %d, %r bytes a sample, stderr: %s)"
+            % (code, width, err.strip()))
+    bad = os.path.join(d, "mix1-8.wav")
+    code, _, err = run([client, "--offline", mix1, "--output", bad, "--format", "8"])
+    h.check(code == 2 and 'unknown sample format "8" (want float, 24 or 16)' in err
+            and not os.path.exists(bad),
+            "--format 8 is bad usage (exit 2), named, nothing written: %d %r" % (code, err.strip()))
 
     # --- errors --------------------------------------------------------------
     garbage = os.path.join(d, "garbage.wav")
