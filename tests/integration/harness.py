@@ -1338,6 +1338,16 @@ class Recording:
                     self.ports.append(w[3])
         self.complete = self.overruns is not None
 
+    def lost_cycles(self):
+        """Cycles missing between the recorded ones (a recording made with
+        transport=True has a line per cycle); None without cycle lines. An
+        xrun that skipped the probe shows here; most xruns on a busy
+        machine skip nobody, and then this is 0."""
+        if not self.cycles or not self.period:
+            return None
+        return sum((b.frame - a.frame) // self.period - 1
+                   for a, b in zip(self.cycles, self.cycles[1:]))
+
 
 class Capture:
     """A `cl-probe capture` result: rate, channels (lists of floats),
