@@ -83,6 +83,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "cl_simd.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #define DYN_X86 1
 #endif
@@ -105,42 +108,6 @@
 
 /* ------------------------------------------------------------------ */
 /* Shared helpers. */
-
-/* GCC 12 at -O2 vectorises none of the plain loops, so the passes over
- * scratch lines use vector extensions, four floats at a time (as the
- * mixer does). */
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
-typedef uint32_t v4u __attribute__((vector_size(16)));
-
-/* Four floats from p, aligned or not. */
-static inline v4f v4f_load(const float *p)
-{
-	v4f v;
-	memcpy(&v, p, sizeof v);
-	return v;
-}
-
-/* Four floats to p, aligned or not. */
-static inline void v4f_store(float *p, v4f v)
-{
-	memcpy(p, &v, sizeof v);
-}
-
-/* Lane-wise a < b ? a : b and a > b ? a : b: b wins when a is NaN, exactly
- * like min_f and max_f below, so vector and scalar code agree bit for bit. */
-static inline v4f v4f_min(v4f a, v4f b)
-{
-	v4i a_less = a < b;
-	return (v4f)((a_less & (v4i)a) | (~a_less & (v4i)b));
-}
-
-/* See v4f_min. */
-static inline v4f v4f_max(v4f a, v4f b)
-{
-	v4i a_more = a > b;
-	return (v4f)((a_more & (v4i)a) | (~a_more & (v4i)b));
-}
 
 /* fminf/fmaxf are library calls at -O2 (their NaN rule has no SSE
  * instruction); these compile to minss/maxss. b wins when a is NaN. */

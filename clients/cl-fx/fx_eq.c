@@ -59,6 +59,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "cl_simd.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #define EQ_X86 1
 #endif
@@ -79,9 +82,6 @@
 #define EQ_BW4_Q1 0.54119610f
 #define EQ_BW4_Q2 1.30656296f
 #define EQ_BW2_Q 0.70710678f
-
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
 
 /* A value moving linearly to its target in `left` more steps. */
 struct glide {

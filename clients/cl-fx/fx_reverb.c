@@ -84,6 +84,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cl_simd.h"
+
 #define RV_CHUNK 64u            /* frames per smoothing step; spans stay inside */
 #define RV_RAMP_S 0.05          /* parameter glide */
 #define RV_FADE_S 0.03          /* delay-time crossfade */
@@ -730,8 +732,6 @@ static const struct fx_param hall_params[HALL_NPARAMS] = {
  * sqrt(8) in the output gain. */
 #define HALL_IN_GAIN 0.35f
 #define HALL_OUT_GAIN (0.35f * 2.8284271f)
-
-typedef float v4f __attribute__((vector_size(16)));
 
 struct hall {
 	uint32_t rate;

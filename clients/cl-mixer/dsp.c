@@ -42,12 +42,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cl_simd.h"
+
 #define MIXER_BLOCK 256        /* frames per inner pass */
 #define MIXER_ALIGN 64         /* scratch lines start on a cache line */
 #define MIXER_RAMP_MAX_S 3600.0
-
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
 
 struct gain_ramp {
 	float current;       /* value of the last frame produced */
@@ -85,46 +84,6 @@ struct mixer {
 	float *zeros;                /* silence for a NULL input channel */
 	float *discard;              /* target of a NULL output */
 };
-
-/* ------------------------------------------------------------------ */
-/* Small vector helpers (four floats; unaligned loads through memcpy). */
-
-static inline v4f v4f_load(const float *p)
-{
-	v4f v;
-	memcpy(&v, p, sizeof v);
-	return v;
-}
-
-static inline void v4f_store(float *p, v4f v)
-{
-	memcpy(p, &v, sizeof v);
-}
-
-static inline v4f v4f_abs(v4f v)
-{
-	return (v4f)((v4i)v & 0x7fffffff);
-}
-
-/* Lane-wise max; a NaN in `a` loses, so a NaN sample never sticks. */
-static inline v4f v4f_max(v4f a, v4f b)
-{
-	v4i a_bigger = a > b;
-	return (v4f)((a_bigger & (v4i)a) | (~a_bigger & (v4i)b));
-}
-
-static inline float v4f_hmax(v4f v)
-{
-	float m = v[0];
-	for (int j = 1; j < 4; j++)
-		m = v[j] > m ? v[j] : m;
-	return m;
-}
-
-static inline float v4f_hsum(v4f v)
-{
-	return (v[0] + v[1]) + (v[2] + v[3]);
-}
 
 struct level {
 	float peak;    /* largest |sample| */
