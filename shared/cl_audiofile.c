@@ -65,6 +65,16 @@ int cl_audio_sample_format(const char *format, int fallback, int *sample, char *
 	return 0;
 }
 
+int cl_audio_format_option(const char *prog, const char *format)
+{
+	int sample;
+	char err[128];
+	if (cl_audio_sample_format(format, 0, &sample, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "%s: --format: %s\n", prog, err);
+	return -1;
+}
+
 int cl_audio_format(const char *path, const char *format, int *sf_format,
 		    char *err, size_t errlen)
 {

@@ -65,6 +65,10 @@ struct cl_audio_out_info {
 int cl_audio_sample_format(const char *format, int fallback, int *sample, char *err,
 			   size_t errlen);
 
+/* A --format option value checked at the command line: 0, or -1 after
+ * "PROG: --format: why" on stderr. */
+int cl_audio_format_option(const char *prog, const char *format);
+
 /* libsndfile's SF_FORMAT_* code (container | samples) for path and
  * format, as described above. 0, or -1 and err. Lets a caller refuse a bad
  * output name before doing any work. */

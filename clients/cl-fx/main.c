@@ -81,16 +81,11 @@ static int on_option(void *userdata, int val, const char *arg)
 	case OPT_OFFLINE:
 		offline.on = true;
 		return 0;
-	case OPT_FORMAT: {
-		int sample;
-		char err[128];
-		if (cl_audio_sample_format(arg, 0, &sample, err, sizeof(err)) != 0) {
-			fprintf(stderr, "%s: --format: %s\n", FX_PROG, err);
+	case OPT_FORMAT:
+		if (cl_audio_format_option(FX_PROG, arg) != 0)
 			return -1;
-		}
 		offline.format = arg;
 		return 0;
-	}
 	case OPT_BPM:
 		if (cl_cli_parse_double(arg, 10, 400, &offline.bpm) != 0) {
 			fprintf(stderr, "%s: --bpm: expected 10..400, got '%s'\n", FX_PROG, arg);

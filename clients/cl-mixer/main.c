@@ -79,16 +79,11 @@ static int on_option(void *userdata, int val, const char *arg)
 		return 0;
 	case OPT_OFFLINE: o->offline = arg; return 0;
 	case 'o': o->output = arg; return 0;
-	case OPT_FORMAT: {
-		int sample;
-		char err[128];
-		if (cl_audio_sample_format(arg, 0, &sample, err, sizeof(err)) != 0) {
-			fprintf(stderr, "%s: --format: %s\n", MX_PROG, err);
+	case OPT_FORMAT:
+		if (cl_audio_format_option(MX_PROG, arg) != 0)
 			return -1;
-		}
 		o->format = arg;
 		return 0;
-	}
 	case OPT_ANALYZE: o->analyze = true; return 0;
 	case OPT_APPLY: o->apply = arg; return 0;
 	case OPT_TARGET:
