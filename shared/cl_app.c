@@ -72,45 +72,53 @@ void cl_sweep_folder_of(const char *path)
 	free(copy);
 }
 
-int cl_state_load_part(const char *path, const char *schema, const char *key,
+/* The JSON document at path, or NULL after "cannot load WHAT: why". */
+static json_t *load_doc(const char *path, const char *what)
+{
+	char err[512];
+	json_t *doc = cl_doc_load_file(path, err, sizeof(err));
+	if (!doc)
+		cl_error("cannot load %s: %s", what, err);
+	return doc;
+}
+
+/* Hand `state` (consumed) to set; its refusal is reported against path. */
+static int apply_state(json_t *state, const char *path, const char *what,
 		       cl_state_set_fn set, void *userdata)
 {
 	char err[512];
-	json_t *part = cl_doc_load_file(path, err, sizeof(err));
-	if (!part) {
-		cl_error("cannot load %s: %s", key, err);
+	int r = set(userdata, state, err, sizeof(err));
+	json_decref(state);
+	if (r != 0)
+		cl_error("cannot load %s from %s: %s", what, path, err);
+	return r;
+}
+
+int cl_state_load_part(const char *path, const char *schema, const char *key,
+		       cl_state_set_fn set, void *userdata)
+{
+	json_t *part = load_doc(path, key);
+	if (!part)
 		return -1;
-	}
 	json_t *state = json_pack("{s:s, s:o}", "schema", schema, key, part);
 	if (!state) {
 		cl_error("%s: out of memory", path);
 		return -1;
 	}
-	int r = set(userdata, state, err, sizeof(err));
-	json_decref(state);
-	if (r != 0)
-		cl_error("%s: %s", path, err);
-	return r;
+	return apply_state(state, path, key, set, userdata);
 }
 
 int cl_state_load(const char *path, bool missing_ok, cl_state_set_fn set, void *userdata)
 {
-	char err[512];
 	struct stat st;
 
 	cl_sweep_folder_of(path);
 	if (missing_ok && stat(path, &st) != 0 && errno == ENOENT)
 		return 0;
-	json_t *doc = cl_doc_load_file(path, err, sizeof(err));
-	if (!doc) {
-		cl_error("cannot load state: %s", err);
+	json_t *doc = load_doc(path, "state");
+	if (!doc)
 		return -1;
-	}
-	int r = set(userdata, doc, err, sizeof(err));
-	json_decref(doc);
-	if (r != 0)
-		cl_error("cannot load state from %s: %s", path, err);
-	return r;
+	return apply_state(doc, path, "state", set, userdata);
 }
 
 void cl_state_path(char *buf, size_t len, const char *dir)

@@ -46,7 +46,7 @@ struct cl_audio_out {
 /* ------------------------------------------------------------------ */
 /* formats */
 
-/* The SF_FORMAT_* code for path and format; see cl_audiofile.h. */
+/* See cl_audiofile.h. */
 int cl_audio_sample_format(const char *format, int fallback, int *sample, char *err,
 			   size_t errlen)
 {
@@ -75,6 +75,7 @@ int cl_audio_format_option(const char *prog, const char *format)
 	return -1;
 }
 
+/* The SF_FORMAT_* code for path and format; see cl_audiofile.h. */
 int cl_audio_format(const char *path, const char *format, int *sf_format,
 		    char *err, size_t errlen)
 {
