@@ -45,9 +45,10 @@ must respect:
     in two tests can steal each other's socket. Client() and Probe give
     every client unique_name(...) (base-PID) unless told otherwise;
     build port names with .port("out_l");
-  - 8 server slots: JackServer.start() waits for a free one; a killed
-    jackd keeps its slot until a server of its name runs again, which
-    teardown does;
+  - 8 server slots, for the whole machine: a killed jackd keeps its slot
+    until a server of its name runs again, which teardown does for the
+    servers a test killed; JackServer.start() reclaims the slots of other
+    dead servers (reclaim_dead_server_slots) and waits for live ones;
   - metadata (pretty names): see JackServer.set_property.
 On a loaded machine the dummy driver can xrun (jackd itself wakes late);
 most such xruns skip no client, but one that does looks like a bug in the
@@ -62,6 +63,7 @@ must be able to reap children.
 import argparse
 import atexit
 import collections
+import fcntl
 import glob
 import math
 import os
@@ -409,6 +411,7 @@ class JackServer:
         self.slot_timeout = slot_timeout
         self.sync = sync
         self.killed = False   # last stop was a SIGKILL: registry slot held
+        self.reclaim = True   # free dead servers' slots when the registry is full
         self.env = dict(os.environ)
         self.env["JACK_DEFAULT_SERVER"] = self.name
         self.env["JACK_NO_START_SERVER"] = "1"
@@ -432,9 +435,13 @@ class JackServer:
         """Start jackd and wait until a client can connect. Raises
         RuntimeError with jackd's output when it does not come up.
 
-        JACK2 has room for 8 servers per user (its shm registry); when all
-        are taken by parallel tests, jackd says "Too many servers already
-        active" and start() retries for up to slot_timeout seconds."""
+        JACK2's server registry has 8 slots for all servers of the
+        machine; when they are taken, jackd says "Too many servers already
+        active". Slots of servers that died without a clean exit are
+        reclaimed at once (reclaim_dead_server_slots); slots of live
+        servers (parallel tests) are waited for, up to slot_timeout
+        seconds. When every slot is held by a dead server this user cannot
+        reclaim, start() fails at once with the way out."""
         if self.running():
             return self
         slot_deadline = time.monotonic() + self.slot_timeout
@@ -444,13 +451,20 @@ class JackServer:
             if self._launch():
                 return self
             full = any("Too many servers" in l for l in self.log[first:])
-            if not full or time.monotonic() > slot_deadline:
-                raise RuntimeError("jackd %s exited with %s:\n%s\nslots: %s" % (
+            if full and self.reclaim and reclaim_dead_server_slots(self.env):
+                continue
+            slots = jack_server_slots()
+            hopeless = slots is not None and not any(alive for _, _, alive in slots)
+            if not full or hopeless or time.monotonic() > slot_deadline:
+                raise RuntimeError("jackd %s exited with %s:\n%s\nslots: %s%s" % (
                     self.name, self.proc.returncode, "\n".join(self.log[first:]),
-                    jack_server_slots()))
+                    slots, "\nevery slot is held by a dead server of another "
+                    "user: start and stop `jackd -n NAME -d dummy` as that user, "
+                    "or remove /dev/shm/jack-shm-registry when no jackd runs"
+                    if full and hopeless else ""))
             if not said:
                 sys.stderr.write("harness: all JACK server slots taken (%s); "
-                                 "waiting for one\n" % (jack_server_slots(),))
+                                 "waiting for one\n" % (slots,))
                 said = True
             time.sleep(0.2 + random.random() * 0.3)
 
@@ -588,10 +602,10 @@ class JackServer:
 PRETTY_NAME = "http://jackaudio.org/metadata/pretty-name"
 
 
-def jack_server_slots():
-    """JACK2's server registry (/dev/shm/jack-shm-registry): list of
-    (pid, server name, alive) for every taken slot, or None when the file
-    is missing or not in the layout of jackd2 1.9 (for diagnostics)."""
+def _registry_slots():
+    """JACK2's server registry (/dev/shm/jack-shm-registry) as a list of
+    (pid, uid, server name, alive) for every taken slot, or None when the
+    file is missing or not in the layout of jackd2 1.9."""
     try:
         with open("/dev/shm/jack-shm-registry", "rb") as f:
             data = f.read(4096)
@@ -605,12 +619,74 @@ def jack_server_slots():
     for i in range(8):
         off = 24 + i * entry
         pid = struct.unpack_from("<i", data, off)[0]
-        if pid:
-            raw = data[off + 4:off + 4 + 257].split(b"\0")[0].decode("utf-8", "replace")
-            # the registry keeps "jack-UID:NAME:"
-            name = raw.split(":", 1)[1].rstrip(":") if ":" in raw else raw
-            out.append((pid, name, os.path.exists("/proc/%d" % pid)))
+        if not pid:
+            continue
+        raw = data[off + 4:off + 4 + 257].split(b"\0")[0].decode("utf-8", "replace")
+        # jackd registers "jack-UID:NAME:"
+        m = re.match(r"jack-(\d+):(.*):$", raw)
+        uid, name = (int(m.group(1)), m.group(2)) if m else (None, raw)
+        out.append((pid, uid, name, _is_jackd(pid)))
     return out
+
+
+def _is_jackd(pid):
+    # JACK itself asks kill(pid, 0); a dead server's pid may since have
+    # gone to another program, which must not count as a live server
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip() in ("jackd", "jackdbus")
+    except OSError:
+        return False
+
+
+def jack_server_slots():
+    """JACK2's server registry (/dev/shm/jack-shm-registry): list of
+    (pid, server name, alive) for every taken slot, or None when the file
+    is missing or not in the layout of jackd2 1.9 (for diagnostics)."""
+    slots = _registry_slots()
+    return None if slots is None else [(pid, name, alive)
+                                       for pid, _, name, alive in slots]
+
+
+def reclaim_dead_server_slots(env=None):
+    """Free the registry slots of this user's servers that died without a
+    clean exit (SIGKILL, a crash, a machine reset under a kept /dev/shm).
+    JACK2 frees such a slot only when a server of the same name registers
+    again, so each is started once under its name and stopped cleanly,
+    which also removes the sockets and semaphores it left. Returns the
+    names reclaimed. Meant for a full registry: nothing else frees these
+    slots, and eight of them stop every jackd on the machine."""
+    # one reclaimer at a time: a second jackd of the same name would fail,
+    # and its leftover cleanup would remove the first one's sockets
+    lock = open(os.path.join(tempfile.gettempdir(),
+                             "cl-harness-jack-reclaim-%d.lock" % os.getuid()), "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _reclaim_dead_server_slots_locked(env)
+    finally:
+        lock.close()
+
+
+def _reclaim_dead_server_slots_locked(env):
+    reclaimed = []
+    for pid, uid, name, alive in _registry_slots() or []:
+        if alive or uid != os.getuid() or not name:
+            continue
+        server = JackServer(name=name, slot_timeout=0)
+        server.reclaim = False
+        if env:
+            server.env = dict(env, JACK_DEFAULT_SERVER=name)
+        try:
+            server.start()
+        except RuntimeError:
+            # another test reclaimed it first, or the pid turned out alive
+            continue
+        finally:
+            server.stop()
+        sys.stderr.write("harness: reclaimed the JACK server slot of dead "
+                         "server %s (pid %d)\n" % (name, pid))
+        reclaimed.append(name)
+    return reclaimed
 
 
 # ---------------------------------------------------------------------------
