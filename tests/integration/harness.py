@@ -410,7 +410,7 @@ class JackServer:
         self.timeout = timeout
         self.slot_timeout = slot_timeout
         self.sync = sync
-        self.killed = False   # last stop was a SIGKILL: registry slot held
+        self.killed = False   # jackd died holding its registry slot (SIGKILL, SIGPIPE)
         self.reclaim = True   # free dead servers' slots when the registry is full
         self.env = dict(os.environ)
         self.env["JACK_DEFAULT_SERVER"] = self.name
@@ -428,6 +428,14 @@ class JackServer:
         return self
 
     def __exit__(self, *exc):
+        # its clients and probes go first, as in a studio: a test that
+        # raised inside the block would otherwise stop the server under
+        # them, and jackd may die of SIGPIPE writing to a closing client
+        for obj in reversed(list(_live)):
+            if obj is not self and self in (getattr(obj, "server", None),
+                                             getattr(getattr(obj, "probe", None),
+                                                     "server", None)):
+                obj._teardown()
         self._teardown()
         return False
 
@@ -499,7 +507,7 @@ class JackServer:
             self.name, self.timeout))
 
     def _release_slot(self):
-        # A SIGKILLed jackd keeps its slot in JACK's server registry until
+        # A jackd that died unclean keeps its slot in the server registry until
         # a server of the same name starts again: start and stop cleanly
         # once, so that killed servers do not use up the 8 slots.
         if self.killed and not self.running():
@@ -534,17 +542,22 @@ class JackServer:
         Returns jackd's exit status."""
         if self.proc is None:
             return None
-        running = self.proc.poll() is None
         rc = _terminate(self.proc, timeout, group=True,
                         sig=signal.SIGKILL if kill else signal.SIGTERM)
-        if running:
-            self.killed = rc == -signal.SIGKILL
+        # not only SIGKILL leaves the slot taken: jackd can die of SIGPIPE
+        # while it tells a closing client that it shuts down, or have died
+        # before this stop
+        self.killed = rc == -signal.SIGKILL or self._left_its_slot()
         for r in self._readers:
             r.thread.join(2.0)
         if not self.killed:  # else teardown must still release the slot
             _unregister(self)
         self._remove_leftovers()
         return rc
+
+    def _left_its_slot(self):
+        return any(name == self.name and not alive
+                   for _, _, name, alive in _registry_slots() or [])
 
     def _teardown(self):
         self.stop(timeout=3.0)
@@ -861,6 +874,10 @@ class Client:
             return
         for r in self._readers:
             r.thread.join(timeout)
+
+    def _left_its_slot(self):
+        return any(name == self.name and not alive
+                   for _, _, name, alive in _registry_slots() or [])
 
     def _teardown(self):
         self.stop(timeout=3.0)

@@ -12,16 +12,19 @@ import harness as h
 args = h.parse_args()
 
 
-def onsets(x, quiet=200):
+def onsets(x, quiet=200, length=1920):
     """Frames where a click starts: the sample before the first non-zero
     sample after at least `quiet` zero samples (a click starts at phase 0,
-    whose sample is exactly 0)."""
+    whose sample is exactly 0). A click cut by either end of the capture
+    is left out: one under way at its first sample has no onset in it,
+    and one that starts less than `length` frames before its end has no
+    peak to measure yet."""
     out, zeros = [], quiet
     for i, v in enumerate(x):
         if v == 0.0:
             zeros += 1
             continue
-        if zeros >= quiet:
+        if zeros >= quiet and i > 0 and i - 1 + length <= len(x):
             out.append(i - 1)
         zeros = 0
     return out
