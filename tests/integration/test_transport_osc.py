@@ -66,11 +66,16 @@ with h.JackServer(rate=48000, period=256) as srv:
     h.check(54 <= n <= 66, "%d /transport/state messages in 2 s (30 Hz +-10%%: 54..66)" % n)
 
     # --- tap tempo: 5 taps 0.5 s apart -> 120 BPM
+    # judged against the taps' real spacing: a loaded machine wakes late
+    sent = []
     for i in range(5):
         osc.send("/transport/tap")
+        sent.append(time.monotonic())
         time.sleep(0.5)
+    tapped = 60.0 * (len(sent) - 1) / (sent[-1] - sent[0])
     q = osc.request("/transport/bpm")
-    h.check(q is not None and abs(q.args[0] - 120) < 3, "tap tempo 0.5 s apart -> ~120 BPM (%r)" % (q,))
+    h.check(q is not None and abs(q.args[0] - tapped) < 2,
+            "tap tempo 0.5 s apart -> %.1f BPM, as tapped (%r)" % (tapped, q))
 
     # --- loop 0..1 s: the position never passes 48000 and jumps back
     rec = probe.record(transport=True)
