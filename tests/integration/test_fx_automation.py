@@ -62,11 +62,26 @@ with h.JackServer(rate=48000, period=256) as srv:
     h.check(len(lanes) == 1 and lanes[0]["unit"] == "beats" and lanes[0]["param"] == "output",
             "one lane, in beats, for output: %r" % [(l["param"], l["unit"]) for l in lanes])
     points = lanes[0]["points"] if lanes else [[0, 0, "linear"]]
-    # the first OSC value lands within a cycle or two of the transport start
-    inner = [p for p in points if 0.5 <= p[0] <= BEATS - 0.5]
-    worst = max((abs(p[1] - ramp(p[0])) for p in inner), default=None)
-    h.check(inner and worst <= 0.75, "the recorded lane follows the drawn ramp (worst %.2f dB over %d points)"
-            % (worst or -1, len(inner)))
+    # The test draws by its own clock from the moment it sends play. The
+    # lane is that ramp shifted in time: earlier by the time the transport
+    # takes to start rolling, later by the time a value takes to reach
+    # cl-fx; both grow on a loaded machine. The lane (its points joined as
+    # they play back; a clean ramp can thin down to its two ends) is read
+    # every 1/4 beat; the shift is measured (median) and must stay within
+    # a beat (250 ms) either way, and around it the lane must sit on the
+    # ramp: 0.75 dB is 0.5 beat (125 ms) of OSC delivery jitter. A stalled
+    # OSC thread stamps the values queued meanwhile all at once, so up to
+    # a tenth of the readings may be off by more, never by over 2 dB.
+    beats = [0.5 + 0.25 * i for i in range(int((BEATS - 1.0) / 0.25) + 1)]
+    lane = [(b, lane_value(points, b)) for b in beats]
+    lags = sorted(b - (v + 24.0) * BEATS / 24.0 for b, v in lane)
+    lag = lags[len(lags) // 2]
+    off = [abs(v - ramp(b - lag)) for b, v in lane]
+    late = [d for d in off if d > 0.75]
+    h.check(-1.0 <= lag <= 1.0 and len(late) <= len(lane) // 10 and max(off) <= 2.0,
+            "the recorded lane is the drawn ramp shifted by %+.2f beat (transport start, "
+            "OSC delivery; allowed -1..1): worst %.2f dB off, %d of %d readings over 0.75 dB"
+            % (lag, max(off), len(late), len(lane)))
     h.check(len(points) < 60, "thinned: %d points for a straight ramp" % len(points))
 
     # --- play back: locate to the start and roll again; no OSC values now
