@@ -44,11 +44,22 @@ static const struct cl_schema chain_schema = {
 	.kind = FX_CHAIN_SCHEMA_KIND, .version = FX_CHAIN_SCHEMA_VERSION, .oldest = 1,
 };
 
-/* An open input file. */
+/* The file is read and written FX_OFFLINE_IO_BLOCKS blocks at a time:
+ * libsndfile passes each call straight to read(2)/write(2), and 8 KiB
+ * calls cost a tenth of the render in system time. The chain still runs
+ * block by block, so the output does not change. */
+#define FX_OFFLINE_IO_BLOCKS 8
+#define FX_OFFLINE_IO_FRAMES (FX_OFFLINE_IO_BLOCKS * FX_OFFLINE_BLOCK)
+
+/* An open input file, and the chunk of it read ahead. */
 struct input {
 	int fd;
 	SNDFILE *sf;
 	SF_INFO info;
+	float *chunk;          /* FX_OFFLINE_IO_FRAMES interleaved frames */
+	long chunk_frames;     /* read into the chunk */
+	long chunk_used;       /* of them, handed out */
+	bool file_ended;
 };
 
 /* Open path for reading (1..FX_MAX_CHANNELS channels). 0, or -1 and err. */
@@ -80,6 +91,12 @@ static int input_open(const char *path, struct input *in, char *err, size_t errl
 		close(fd);
 		return -1;
 	}
+	if (!(in->chunk = malloc(sizeof(float) * FX_OFFLINE_IO_FRAMES * (size_t)in->info.channels))) {
+		snprintf(err, errlen, "out of memory");
+		sf_close(sf);
+		close(fd);
+		return -1;
+	}
 	in->fd = fd;
 	in->sf = sf;
 	return 0;
@@ -92,18 +109,19 @@ static void input_close(struct input *in)
 		sf_close(in->sf);
 	if (in->fd >= 0)
 		close(in->fd);
+	free(in->chunk);
 	*in = (struct input){ .fd = -1 };
 }
 
-/* Read up to `want` frames into inter, as many as the file still has
- * (several reads when libsndfile hands out pieces). Sets *ended at the
- * end of the file. The count, or -1 and err. */
-static long input_read(struct input *in, const char *path, float *inter, long want, bool *ended,
-		       char *err, size_t errlen)
+/* Fill the chunk with as many frames as the file still has, up to a
+ * whole chunk (several reads when libsndfile hands out pieces). 0, or -1
+ * and err. */
+static int input_refill(struct input *in, const char *path, char *err, size_t errlen)
 {
 	long got = 0;
-	while (!*ended && got < want) {
-		sf_count_t n = sf_readf_float(in->sf, inter + got * in->info.channels, want - got);
+	while (!in->file_ended && got < FX_OFFLINE_IO_FRAMES) {
+		sf_count_t n = sf_readf_float(in->sf, in->chunk + got * in->info.channels,
+					      FX_OFFLINE_IO_FRAMES - got);
 		if (n > 0) {
 			got += (long)n;
 			continue;
@@ -112,9 +130,44 @@ static long input_read(struct input *in, const char *path, float *inter, long wa
 			snprintf(err, errlen, "cannot read %s: %s", path, sf_strerror(in->sf));
 			return -1;
 		}
-		*ended = true;
+		in->file_ended = true;
 	}
-	return got;
+	in->chunk_frames = got;
+	in->chunk_used = 0;
+	return 0;
+}
+
+/* The next block of the input into inter: a whole block, or what is left
+ * of the file. Sets *ended once the file has no more frames. The count,
+ * or -1 and err. */
+static long input_read(struct input *in, const char *path, float *inter, bool *ended,
+		       char *err, size_t errlen)
+{
+	if (in->chunk_used == in->chunk_frames && !in->file_ended &&
+	    input_refill(in, path, err, errlen) != 0)
+		return -1;
+	long left = in->chunk_frames - in->chunk_used;
+	long n = left < FX_OFFLINE_BLOCK ? left : FX_OFFLINE_BLOCK;
+	const size_t channels = (size_t)in->info.channels;
+	memcpy(inter, in->chunk + (size_t)in->chunk_used * channels, sizeof(float) * (size_t)n * channels);
+	in->chunk_used += n;
+	*ended = in->file_ended && in->chunk_used == in->chunk_frames;
+	return n;
+}
+
+/* Rendered frames wait in a chunk of FX_OFFLINE_IO_FRAMES and go to the
+ * writer a chunk at a time. */
+struct output_chunk {
+	float *frames;
+	uint32_t count;
+};
+
+static int output_flush(struct cl_audio_out *out, struct output_chunk *oc, char *err, size_t errlen)
+{
+	if (oc->count && cl_audio_out_write(out, oc->frames, oc->count, err, errlen) != 0)
+		return -1;
+	oc->count = 0;
+	return 0;
 }
 
 /* The chain as the document says, settled (see offline.h). NULL and err
@@ -155,6 +208,7 @@ int fx_offline_render(const char *chain_path, const char *in_path, const char *o
 	struct cl_progress bar = { 0 };
 	json_t *doc = NULL;
 	float *inter = NULL, *pool = NULL;
+	struct output_chunk oc = { 0 };
 	float *buf[FX_MAX_CHANNELS];
 	bool caught = false, fenv_saved = false;
 	fenv_t fenv;
@@ -187,7 +241,8 @@ int fx_offline_render(const char *chain_path, const char *in_path, const char *o
 	const uint64_t tail = (uint64_t)llround(tail_seconds * rate);
 	inter = malloc(sizeof(float) * FX_OFFLINE_BLOCK * (size_t)channels);
 	pool = malloc(sizeof(float) * FX_OFFLINE_BLOCK * (size_t)channels);
-	if (!inter || !pool) {
+	oc.frames = malloc(sizeof(float) * FX_OFFLINE_IO_FRAMES * (size_t)channels);
+	if (!inter || !pool || !oc.frames) {
 		snprintf(err, errlen, "out of memory");
 		goto done;
 	}
@@ -214,7 +269,7 @@ int fx_offline_render(const char *chain_path, const char *in_path, const char *o
 			snprintf(err, errlen, "interrupted: %s not written", out_path);
 			goto done;
 		}
-		long got = input_read(&in, in_path, inter, FX_OFFLINE_BLOCK, &ended, err, errlen);
+		long got = ended ? 0 : input_read(&in, in_path, inter, &ended, err, errlen);
 		if (got < 0)
 			goto done;
 		input += (uint64_t)got;
@@ -255,21 +310,25 @@ int fx_offline_render(const char *chain_path, const char *in_path, const char *o
 		fed += n;
 		if (skip == n)
 			continue;
+		if (oc.count + (n - skip) > FX_OFFLINE_IO_FRAMES && output_flush(out, &oc, err, errlen) != 0)
+			goto done;
+		float *dst = oc.frames + (size_t)oc.count * (size_t)channels;
 		if (channels == 2) {
 			for (uint32_t f = skip; f < n; f++) {
-				inter[2 * (size_t)(f - skip)] = buf[0][f];
-				inter[2 * (size_t)(f - skip) + 1] = buf[1][f];
+				dst[2 * (size_t)(f - skip)] = buf[0][f];
+				dst[2 * (size_t)(f - skip) + 1] = buf[1][f];
 			}
 		} else {
 			for (uint32_t f = skip; f < n; f++)
 				for (int ch = 0; ch < channels; ch++)
-					inter[(size_t)(f - skip) * (size_t)channels + (size_t)ch] = buf[ch][f];
+					dst[(size_t)(f - skip) * (size_t)channels + (size_t)ch] = buf[ch][f];
 		}
-		if (cl_audio_out_write(out, inter, n - skip, err, errlen) != 0)
-			goto done;
+		oc.count += n - skip;
 		written += n - skip;
 		cl_progress_update(&bar, written);
 	}
+	if (output_flush(out, &oc, err, errlen) != 0)
+		goto done;
 	fesetenv(&fenv);
 	fenv_saved = false;
 
@@ -304,6 +363,7 @@ done:
 	fx_doc_free(&d);
 	free(inter);
 	free(pool);
+	free(oc.frames);
 	input_close(&in);
 	json_decref(doc);
 	return status;
