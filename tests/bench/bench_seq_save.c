@@ -211,7 +211,9 @@ static void replay_save(const char *store, int slot, const struct seq_pattern *p
 	double t3 = now_us();
 	struct stat st;
 	make_path(path, "%s/patterns/slots/slot_%03d.json", store, slot);
-	make_path(backup, "%s/patterns/backups/replay_%03d-%d.json", store, slot, run);
+	/* the pid keeps a second run on the same store from meeting the first's */
+	make_path(backup, "%s/patterns/backups/replay_%03d-%d-%ld.json", store, slot, run,
+		  (long)getpid());
 	if (lstat(path, &st) != 0 || link(path, backup) != 0)
 		die(backup, strerror(errno));
 	double t4 = now_us();
