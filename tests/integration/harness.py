@@ -671,8 +671,12 @@ def reclaim_dead_server_slots(env=None):
     slots, and eight of them stop every jackd on the machine."""
     # one reclaimer at a time: a second jackd of the same name would fail,
     # and its leftover cleanup would remove the first one's sockets
-    lock = open(os.path.join(tempfile.gettempdir(),
-                             "cl-harness-jack-reclaim-%d.lock" % os.getuid()), "w")
+    try:
+        lock = open(os.path.join(tempfile.gettempdir(),
+                                 "cl-harness-jack-reclaim-%d.lock" % os.getuid()), "a")
+    except OSError as e:   # reclaim unserialised rather than not at all
+        sys.stderr.write("harness: no reclaim lock (%s)\n" % e)
+        return _reclaim_dead_server_slots_locked(env)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         return _reclaim_dead_server_slots_locked(env)
