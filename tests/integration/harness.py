@@ -879,10 +879,6 @@ class Client:
         for r in self._readers:
             r.thread.join(timeout)
 
-    def _left_its_slot(self):
-        return any(name == self.name and not alive
-                   for _, _, name, alive in _registry_slots() or [])
-
     def _teardown(self):
         self.stop(timeout=3.0)
 
