@@ -29,6 +29,7 @@
 #include <sndfile.h>
 
 #include "cl_log.h"
+#include "cl_simd.h"
 
 #define CONVERT_FRAMES 1024   /* PCM is converted in pieces of this many frames */
 
@@ -251,25 +252,18 @@ int cl_audio_out_write(struct cl_audio_out *o, const float *interleaved, size_t 
 		       char *err, size_t errlen)
 {
 	const size_t channels = (size_t)o->channels;
-	/* four running maxima, branch-free (a NaN sample is skipped: a > m
-	 * is false), so the scan vectorises instead of costing a compare and
-	 * a jump per sample */
-	float m[4] = {o->info.peak, o->info.peak, o->info.peak, o->info.peak};
+	/* four running maxima, branch-free (a NaN sample is skipped), so the
+	 * scan costs no compare and jump per sample */
+	v4f m = { o->info.peak, o->info.peak, o->info.peak, o->info.peak };
 	const size_t total = frames * channels;
 	size_t at = 0;
 	for (; at + 4 <= total; at += 4)
-		for (int k = 0; k < 4; k++) {
-			float a = fabsf(interleaved[at + k]);
-			m[k] = a > m[k] ? a : m[k];
-		}
+		m = v4f_max(v4f_abs(v4f_load(interleaved + at)), m);
 	for (; at < total; at++) {
 		float a = fabsf(interleaved[at]);
 		m[0] = a > m[0] ? a : m[0];
 	}
-	float peak = m[0];
-	for (int k = 1; k < 4; k++)
-		peak = m[k] > peak ? m[k] : peak;
-	o->info.peak = peak;
+	o->info.peak = v4f_hmax(m);
 
 	if (!o->pcm_bits) {
 		if (sf_writef_float(o->sf, interleaved, (sf_count_t)frames) != (sf_count_t)frames) {
