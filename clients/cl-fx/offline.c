@@ -137,10 +137,10 @@ static int input_refill(struct input *in, const char *path, char *err, size_t er
 	return 0;
 }
 
-/* The next block of the input into inter: a whole block, or what is left
- * of the file. Sets *ended once the file has no more frames. The count,
- * or -1 and err. */
-static long input_read(struct input *in, const char *path, float *inter, bool *ended,
+/* The next block of the input, interleaved, left in the chunk: a whole
+ * block, or what is left of the file. Sets *ended once the file has no
+ * more frames. The count (with *frames), or -1 and err. */
+static long input_read(struct input *in, const char *path, const float **frames, bool *ended,
 		       char *err, size_t errlen)
 {
 	if (in->chunk_used == in->chunk_frames && !in->file_ended &&
@@ -148,8 +148,7 @@ static long input_read(struct input *in, const char *path, float *inter, bool *e
 		return -1;
 	long left = in->chunk_frames - in->chunk_used;
 	long n = left < FX_OFFLINE_BLOCK ? left : FX_OFFLINE_BLOCK;
-	const size_t channels = (size_t)in->info.channels;
-	memcpy(inter, in->chunk + (size_t)in->chunk_used * channels, sizeof(float) * (size_t)n * channels);
+	*frames = in->chunk + (size_t)in->chunk_used * (size_t)in->info.channels;
 	in->chunk_used += n;
 	*ended = in->file_ended && in->chunk_used == in->chunk_frames;
 	return n;
@@ -207,7 +206,7 @@ int fx_offline_render(const char *chain_path, const char *in_path, const char *o
 	struct cl_render_signals saved;
 	struct cl_progress bar = { 0 };
 	json_t *doc = NULL;
-	float *inter = NULL, *pool = NULL;
+	float *pool = NULL;
 	struct output_chunk oc = { 0 };
 	float *buf[FX_MAX_CHANNELS];
 	bool caught = false, fenv_saved = false;
@@ -239,10 +238,9 @@ int fx_offline_render(const char *chain_path, const char *in_path, const char *o
 
 	const uint64_t latency = fx_chain_latency(c);
 	const uint64_t tail = (uint64_t)llround(tail_seconds * rate);
-	inter = malloc(sizeof(float) * FX_OFFLINE_BLOCK * (size_t)channels);
 	pool = malloc(sizeof(float) * FX_OFFLINE_BLOCK * (size_t)channels);
 	oc.frames = malloc(sizeof(float) * FX_OFFLINE_IO_FRAMES * (size_t)channels);
-	if (!inter || !pool || !oc.frames) {
+	if (!pool || !oc.frames) {
 		snprintf(err, errlen, "out of memory");
 		goto done;
 	}
@@ -269,7 +267,8 @@ int fx_offline_render(const char *chain_path, const char *in_path, const char *o
 			snprintf(err, errlen, "interrupted: %s not written", out_path);
 			goto done;
 		}
-		long got = ended ? 0 : input_read(&in, in_path, inter, &ended, err, errlen);
+		const float *inter = NULL;
+		long got = ended ? 0 : input_read(&in, in_path, &inter, &ended, err, errlen);
 		if (got < 0)
 			goto done;
 		input += (uint64_t)got;
@@ -361,7 +360,6 @@ done:
 		cl_render_signals_restore(&saved);
 	fx_chain_free_all(c);
 	fx_doc_free(&d);
-	free(inter);
 	free(pool);
 	free(oc.frames);
 	input_close(&in);
