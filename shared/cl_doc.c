@@ -18,9 +18,13 @@
  * fail names itself and the file in the error ("fsync of
  * /x/.a.json.tmp-Ab3xZ9 failed: Input/output error"), and any failure
  * before the rename removes the temporary, so the target keeps its old
- * bytes. A test can make the next write fail at one step with
+ * bytes. cl_atomic_write_keep() trades names with RENAME_EXCHANGE, so the
+ * old file is never without a name, and falls back to a hard link made
+ * durable first where the file system has no exchange (EINVAL). A test
+ * can make the next write fail at one step with
  * cl_atomic_inject_fault(), without root and without a broken disk.
  */
+#define _GNU_SOURCE /* renameat2 */
 #include "cl_doc.h"
 
 #include <dirent.h>
@@ -39,6 +43,7 @@
 #include <unistd.h>
 
 #define TMP_INFIX ".tmp-"
+#define KEEP_INFIX ".kept-"   /* cl_atomic_sweep leaves these alone */
 #define TMP_RANDOM_LEN 6
 
 static int injected_fault = CL_FAULT_NONE;
@@ -390,6 +395,19 @@ static void random_suffix(char out[TMP_RANDOM_LEN + 1])
 	out[TMP_RANDOM_LEN] = '\0';
 }
 
+/* Is s exactly TMP_RANDOM_LEN characters of random_suffix's alphabet? */
+static bool random_tail(const char *s)
+{
+	size_t i = 0;
+	for (; s[i] != '\0'; i++) {
+		bool ok = (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+			  (s[i] >= '0' && s[i] <= '9');
+		if (!ok)
+			return false;
+	}
+	return i == TMP_RANDOM_LEN;
+}
+
 /* Write all of data, across EINTR and short writes; 0 or -1 with errno.
  * `fault` makes it stop half-way with ENOSPC, as a full disk would. */
 static int write_all(int fd, const char *data, size_t len, bool fault)
@@ -416,35 +434,21 @@ static int write_all(int fd, const char *data, size_t len, bool fault)
 	return 0;
 }
 
-/* Atomically replace path with data (procedure in cl_doc.h). */
-int cl_atomic_write(const char *path, const void *data, size_t len,
-		    char *err, size_t errlen)
+/* The folder of path, malloc'd: "." for a bare name, "/" for "/x". NULL
+ * and err when path names no file or memory is short. */
+static char *folder_of(const char *path, char *err, size_t errlen)
 {
-	return cl_atomic_write_hooked(path, data, len, NULL, err, errlen);
-}
-
-int cl_atomic_write_hooked(const char *path, const void *data, size_t len,
-			   const struct cl_atomic_hook *hook, char *err, size_t errlen)
-{
-	int fault = __atomic_exchange_n(&injected_fault, CL_FAULT_NONE, __ATOMIC_SEQ_CST);
-
 	const char *slash = strrchr(path, '/');
 	const char *base = slash ? slash + 1 : path;
 	if (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
 		set_err(err, errlen, "cannot write %s: not a file name", path);
-		return -1;
+		return NULL;
 	}
-	/* The folder: "" before the base means the current one, and "/x" has
-	 * the root as its folder. */
 	size_t dir_len = slash ? (size_t)(slash - path) : 0;
 	char *dir = malloc(dir_len + 2);
-	size_t tmp_size = strlen(path) + 2 + sizeof TMP_INFIX + TMP_RANDOM_LEN;
-	char *tmp = malloc(tmp_size);
-	if (dir == NULL || tmp == NULL) {
-		free(dir);
-		free(tmp);
+	if (dir == NULL) {
 		set_err(err, errlen, "cannot write %s: %s", path, strerror(ENOMEM));
-		return -1;
+		return NULL;
 	}
 	if (slash == NULL)
 		strcpy(dir, ".");
@@ -452,15 +456,35 @@ int cl_atomic_write_hooked(const char *path, const void *data, size_t len,
 		strcpy(dir, "/");
 	else
 		snprintf(dir, dir_len + 1, "%s", path);
+	return dir;
+}
 
-	int rc = -1;
+/* ".<base><infix>XXXXXX" beside path, a fresh random tail each call. */
+static void sibling_name(const char *path, const char *infix, char *out, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	char suffix[TMP_RANDOM_LEN + 1];
+	random_suffix(suffix);
+	snprintf(out, size, "%.*s.%s%s%s", (int)(base - path), path, base, infix, suffix);
+}
+
+/* Room for sibling_name of path with either infix (cl_doc.h: path + 16). */
+static size_t sibling_size(const char *path)
+{
+	_Static_assert(sizeof KEEP_INFIX + TMP_RANDOM_LEN + 1 <= 16 &&
+		       sizeof TMP_INFIX + TMP_RANDOM_LEN + 1 <= 16, "sibling names fit");
+	return strlen(path) + 16;
+}
+
+/* Write data to a new temporary beside path (named with infix), fsync and
+ * close it. 0 with its name in tmp, or -1 and err with nothing left. */
+static int write_temporary(const char *path, const char *infix, const void *data, size_t len,
+			   int fault, char *tmp, size_t tmp_size, char *err, size_t errlen)
+{
 	int fd = -1;
-	bool tmp_exists = false;
 	for (int attempt = 0; attempt < 100; attempt++) {
-		char suffix[TMP_RANDOM_LEN + 1];
-		random_suffix(suffix);
-		snprintf(tmp, tmp_size, "%.*s.%s" TMP_INFIX "%s",
-			 (int)(base - path), path, base, suffix);
+		sibling_name(path, infix, tmp, tmp_size);
 		if (fault == CL_FAULT_OPEN) {
 			errno = EIO;
 			break;
@@ -471,18 +495,16 @@ int cl_atomic_write_hooked(const char *path, const void *data, size_t len,
 	}
 	if (fd < 0) {
 		set_err(err, errlen, "open of %s failed: %s", tmp, strerror(errno));
-		goto out;
+		return -1;
 	}
-	tmp_exists = true;
-
 	if (write_all(fd, data, len, fault == CL_FAULT_WRITE) != 0) {
 		set_err(err, errlen, "write of %s failed: %s", tmp, strerror(errno));
-		goto out;
+		goto fail;
 	}
 	int r = fault == CL_FAULT_FSYNC ? (errno = EIO, -1) : fsync(fd);
 	if (r != 0) {
 		set_err(err, errlen, "fsync of %s failed: %s", tmp, strerror(errno));
-		goto out;
+		goto fail;
 	}
 	/* close is checked: NFS and some FUSE file systems report write
 	 * errors only here. The descriptor is gone either way. */
@@ -494,56 +516,199 @@ int cl_atomic_write_hooked(const char *path, const void *data, size_t len,
 	}
 	if (r != 0) {
 		set_err(err, errlen, "close of %s failed: %s", tmp, strerror(errno));
-		goto out;
+		goto fail;
 	}
-	if (hook && hook->before_rename && hook->before_rename(hook->userdata, err, errlen) != 0)
-		goto out;
-	r = fault == CL_FAULT_RENAME ? (errno = EIO, -1) : rename(tmp, path);
-	if (r != 0) {
-		set_err(err, errlen, "rename of %s to %s failed: %s", tmp, path,
-			strerror(errno));
-		goto out;
-	}
-	tmp_exists = false;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return -1;
+}
 
-	/* The new name is in place; make the rename itself durable. A file
-	 * system that cannot fsync a folder (EINVAL) has nothing to flush. */
+/* Make the entries of folder dir durable. A file system that cannot fsync
+ * a folder (EINVAL) has nothing to flush. 0, or -1 and err. */
+static int sync_folder(const char *dir, bool fault, char *err, size_t errlen)
+{
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		set_err(err, errlen, "open of folder %s failed: %s", dir, strerror(errno));
-		goto out;
+		return -1;
 	}
-	r = fsync(dfd);
-	if (fault == CL_FAULT_DIR_FSYNC) {
-		errno = EIO;
-		r = -1;
-	}
+	int r = fault ? (errno = EIO, -1) : fsync(dfd);
 	int saved = errno;
 	close(dfd);
 	if (r != 0 && saved != EINVAL) {
 		set_err(err, errlen, "fsync of folder %s failed: %s", dir, strerror(saved));
+		return -1;
+	}
+	return 0;
+}
+
+/* Atomically replace path with data (procedure in cl_doc.h). */
+int cl_atomic_write(const char *path, const void *data, size_t len,
+		    char *err, size_t errlen)
+{
+	int fault = __atomic_exchange_n(&injected_fault, CL_FAULT_NONE, __ATOMIC_SEQ_CST);
+	char *dir = folder_of(path, err, errlen);
+	size_t tmp_size = sibling_size(path);
+	char *tmp = malloc(tmp_size);
+	int rc = -1;
+	if (dir == NULL || tmp == NULL) {
+		if (dir != NULL)
+			set_err(err, errlen, "cannot write %s: %s", path, strerror(ENOMEM));
 		goto out;
 	}
-	rc = 0;
-
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp_exists)
+	if (write_temporary(path, TMP_INFIX, data, len, fault, tmp, tmp_size, err, errlen) != 0)
+		goto out;
+	int r = fault == CL_FAULT_RENAME ? (errno = EIO, -1) : rename(tmp, path);
+	if (r != 0) {
+		set_err(err, errlen, "rename of %s to %s failed: %s", tmp, path,
+			strerror(errno));
 		unlink(tmp);
+		goto out;
+	}
+	/* The new name is in place; make the rename itself durable. */
+	rc = sync_folder(dir, fault == CL_FAULT_DIR_FSYNC, err, errlen);
+out:
 	free(dir);
 	free(tmp);
 	return rc;
 }
 
-/* Dump indented in insertion order with a final newline; write atomically. */
-int cl_doc_save(const char *path, const json_t *doc, char *err, size_t errlen)
+/* The old file at path gets a second name, durable before the new file
+ * takes path: for a file system without RENAME_EXCHANGE. 0 with the name
+ * in kept, -1 and errno (ENOENT: there is no old file). */
+static int link_kept(const char *path, const char *dir, char *kept, size_t size,
+		     char *err, size_t errlen)
 {
-	return cl_doc_save_hooked(path, doc, NULL, err, errlen);
+	for (int attempt = 0; attempt < 100; attempt++) {
+		sibling_name(path, KEEP_INFIX, kept, size);
+		if (link(path, kept) == 0)
+			break;
+		if (errno == ENOENT)
+			return -1;
+		if (errno != EEXIST || attempt == 99) {
+			int saved = errno;
+			set_err(err, errlen, "cannot keep %s as %s: %s", path, kept, strerror(saved));
+			errno = saved;
+			return -1;
+		}
+	}
+	if (sync_folder(dir, false, err, errlen) != 0) {
+		int saved = errno;
+		unlink(kept);
+		errno = saved;
+		return -1;
+	}
+	return 0;
 }
 
-int cl_doc_save_hooked(const char *path, const json_t *doc, const struct cl_atomic_hook *hook,
-		       char *err, size_t errlen)
+/* Replace keeping the old file (procedure in cl_doc.h). */
+int cl_atomic_write_keep(const char *path, const void *data, size_t len, char *kept,
+			 size_t kept_size, bool *replaced, char *err, size_t errlen)
+{
+	int fault = __atomic_exchange_n(&injected_fault, CL_FAULT_NONE, __ATOMIC_SEQ_CST);
+	*replaced = false;
+	if (kept_size > 0)
+		kept[0] = '\0';
+	char *dir = folder_of(path, err, errlen);
+	size_t tmp_size = sibling_size(path);
+	char *tmp = malloc(tmp_size);
+	char *other = malloc(tmp_size);
+	int rc = -1;
+	bool tmp_exists = false;
+	if (dir == NULL || tmp == NULL || other == NULL) {
+		if (dir != NULL)
+			set_err(err, errlen, "cannot write %s: %s", path, strerror(ENOMEM));
+		goto out;
+	}
+	if (kept_size < tmp_size) {
+		set_err(err, errlen, "cannot write %s: the path is too long", path);
+		goto out;
+	}
+	/* An exchange would move a folder at path out of the way; refuse it
+	 * as rename() would. */
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		set_err(err, errlen, "cannot write %s: it is a folder", path);
+		goto out;
+	}
+	if (write_temporary(path, KEEP_INFIX, data, len, fault, tmp, tmp_size, err, errlen) != 0)
+		goto out;
+	tmp_exists = true;
+
+	/* A few rounds: another writer may create or remove path between an
+	 * exchange that finds nothing and a rename that must not replace. */
+	for (int round = 0; round < 3 && !*replaced; round++) {
+		int r;
+		if (fault == CL_FAULT_RENAME)
+			r = (errno = EIO, -1);
+		else if (fault == CL_FAULT_NO_EXCHANGE)
+			r = (errno = EINVAL, -1);
+		else
+			r = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE);
+		if (r == 0) {
+			/* One step: path is the new file, tmp the old one. */
+			snprintf(kept, kept_size, "%s", tmp);
+			tmp_exists = false;
+			*replaced = true;
+			break;
+		}
+		if (errno == EINVAL || errno == ENOSYS) {
+			/* No RENAME_EXCHANGE on this file system: a durable
+			 * second name first, then the usual rename. */
+			if (link_kept(path, dir, other, tmp_size, err, errlen) == 0) {
+				if (rename(tmp, path) != 0) {
+					set_err(err, errlen, "rename of %s to %s failed: %s", tmp,
+						path, strerror(errno));
+					unlink(other);
+					goto out;
+				}
+				snprintf(kept, kept_size, "%s", other);
+				tmp_exists = false;
+				*replaced = true;
+				break;
+			}
+			if (errno != ENOENT)
+				goto out;
+		} else if (errno != ENOENT) {
+			set_err(err, errlen, "rename of %s to %s failed: %s", tmp, path,
+				strerror(errno));
+			goto out;
+		}
+		/* Nothing at path: the new file takes the name unless someone
+		 * was quicker, then round again to keep theirs. */
+		r = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+		if (r != 0 && (errno == EINVAL || errno == ENOSYS))
+			r = link(tmp, path) == 0 ? unlink(tmp) : -1;
+		if (r == 0) {
+			tmp_exists = false;
+			*replaced = true;
+		} else if (errno != EEXIST) {
+			set_err(err, errlen, "rename of %s to %s failed: %s", tmp, path,
+				strerror(errno));
+			goto out;
+		}
+	}
+	if (!*replaced) {
+		set_err(err, errlen, "rename of %s to %s failed: %s changes under it", tmp, path,
+			path);
+		goto out;
+	}
+	rc = sync_folder(dir, fault == CL_FAULT_DIR_FSYNC, err, errlen);
+out:
+	if (tmp_exists)
+		unlink(tmp);
+	free(dir);
+	free(tmp);
+	free(other);
+	return rc;
+}
+
+/* The bytes cl_doc_save writes, malloc'd, with their length. */
+static char *encode_document(const char *path, const json_t *doc, size_t *len,
+			     char *err, size_t errlen)
 {
 	/* 15 significant digits: 0.1 stays "0.1" (17 would print
 	 * 0.10000000000000001), and a saved value reads back to the same text. */
@@ -552,20 +717,62 @@ int cl_doc_save_hooked(const char *path, const json_t *doc, const struct cl_atom
 	if (text == NULL) {
 		set_err(err, errlen, "cannot write %s: the document cannot be encoded",
 			path);
-		return -1;
+		return NULL;
 	}
-	size_t len = strlen(text);
-	char *buf = realloc(text, len + 2);
+	size_t n = strlen(text);
+	char *buf = realloc(text, n + 2);
 	if (buf == NULL) {
 		free(text);
 		set_err(err, errlen, "cannot write %s: %s", path, strerror(ENOMEM));
-		return -1;
+		return NULL;
 	}
-	buf[len] = '\n';
-	buf[len + 1] = '\0';
-	int rc = cl_atomic_write_hooked(path, buf, len + 1, hook, err, errlen);
+	buf[n] = '\n';
+	buf[n + 1] = '\0';
+	*len = n + 1;
+	return buf;
+}
+
+/* Dump indented in insertion order with a final newline; write atomically. */
+int cl_doc_save(const char *path, const json_t *doc, char *err, size_t errlen)
+{
+	size_t len;
+	char *buf = encode_document(path, doc, &len, err, errlen);
+	if (buf == NULL)
+		return -1;
+	int rc = cl_atomic_write(path, buf, len, err, errlen);
 	free(buf);
 	return rc;
+}
+
+int cl_doc_save_keep(const char *path, const json_t *doc, char *kept, size_t kept_size,
+		     bool *replaced, char *err, size_t errlen)
+{
+	*replaced = false;
+	if (kept_size > 0)
+		kept[0] = '\0';
+	size_t len;
+	char *buf = encode_document(path, doc, &len, err, errlen);
+	if (buf == NULL)
+		return -1;
+	int rc = cl_atomic_write_keep(path, buf, len, kept, kept_size, replaced, err, errlen);
+	free(buf);
+	return rc;
+}
+
+/* The target of a kept file's name ".<target>.kept-XXXXXX" into target. */
+bool cl_atomic_kept_target(const char *name, char *target, size_t size)
+{
+	size_t n = strlen(name);
+	size_t tail = strlen(KEEP_INFIX) + TMP_RANDOM_LEN;
+	if (name[0] != '.' || n < 2 + tail || !random_tail(name + n - TMP_RANDOM_LEN) ||
+	    memcmp(name + n - tail, KEEP_INFIX, strlen(KEEP_INFIX)) != 0)
+		return false;
+	size_t target_len = n - tail - 1;
+	if (target_len + 1 > size)
+		return false;
+	memcpy(target, name + 1, target_len);
+	target[target_len] = '\0';
+	return true;
 }
 
 /* True for ".<something>.tmp-XXXXXX" with six [A-Za-z0-9]. */
@@ -573,18 +780,8 @@ static bool is_atomic_temporary(const char *name)
 {
 	size_t n = strlen(name);
 	size_t tail = strlen(TMP_INFIX) + TMP_RANDOM_LEN;
-	if (name[0] != '.' || n < 2 + tail)
-		return false;
-	const char *t = name + n - tail;
-	if (memcmp(t, TMP_INFIX, strlen(TMP_INFIX)) != 0)
-		return false;
-	for (const char *p = t + strlen(TMP_INFIX); *p != '\0'; p++) {
-		bool ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-			  (*p >= '0' && *p <= '9');
-		if (!ok)
-			return false;
-	}
-	return true;
+	return name[0] == '.' && n >= 2 + tail && random_tail(name + n - TMP_RANDOM_LEN) &&
+	       memcmp(name + n - tail, TMP_INFIX, strlen(TMP_INFIX)) == 0;
 }
 
 /* Remove regular files named like our temporaries from dir; the count, or

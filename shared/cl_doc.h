@@ -39,6 +39,7 @@
 #ifndef CL_DOC_H
 #define CL_DOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
 
@@ -101,20 +102,28 @@ int cl_doc_known_keys(json_t *obj, const char *const *keys, const char *where,
  * and err. */
 int cl_atomic_write(const char *path, const void *data, size_t len,
 		    char *err, size_t errlen);
-/* Work to do once the new contents are durable and before they take the
- * file's name: e.g. make a backup link durable, so that the old version
- * is safe before it is replaced. On ext4 the file's fsync has committed
- * the link already, so a folder fsync here costs little. 0, or -1 and
- * err (the write is abandoned, the old file stays). */
-struct cl_atomic_hook {
-	int (*before_rename)(void *userdata, char *err, size_t errlen);
-	void *userdata;
-};
-int cl_atomic_write_hooked(const char *path, const void *data, size_t len,
-			   const struct cl_atomic_hook *hook, char *err, size_t errlen);
-int cl_doc_save_hooked(const char *path, const json_t *doc, const struct cl_atomic_hook *hook,
-		       char *err, size_t errlen);
-
+/* Atomically replace path with data and keep the file it replaces: the
+ * new bytes go to a temporary ".<name>.kept-XXXXXX" beside path (written,
+ * fsync'd, closed), which then trades names with the old file in one step
+ * (renameat2 RENAME_EXCHANGE), and the folder is fsync'd. When it returns
+ * 0, both are durable: the new version at path, the old one at kept (""
+ * when there was no file at path). At no moment is path missing or the
+ * old file without a name, so a crash loses neither. The caller moves
+ * kept where it belongs; after a crash, files named like kept with
+ * cl_atomic_kept_target() are either an old version or a new one that
+ * never took the name, complete or not: the caller decides (cl_atomic_sweep
+ * leaves them alone). Where the file system has no RENAME_EXCHANGE, the
+ * old file gets its kept name by a hard link made durable before the
+ * rename (one more folder fsync). kept needs room for path + 16.
+ * 0, or -1 and err; *replaced says whether path holds the new version
+ * (only the final folder fsync failed): then kept names the old one. */
+int cl_atomic_write_keep(const char *path, const void *data, size_t len, char *kept,
+			 size_t kept_size, bool *replaced, char *err, size_t errlen);
+int cl_doc_save_keep(const char *path, const json_t *doc, char *kept, size_t kept_size,
+		     bool *replaced, char *err, size_t errlen);
+/* Is name (no folder) a kept file's, ".<target>.kept-XXXXXX"? Then the
+ * target's name into target. */
+bool cl_atomic_kept_target(const char *name, char *target, size_t size);
 /* Dump doc (indented by 2, keys in insertion order, reals with 15
  * significant digits so 0.1 stays "0.1", trailing newline) and write it
  * atomically. */
@@ -137,6 +146,8 @@ enum cl_atomic_fault {
 	CL_FAULT_CLOSE,
 	CL_FAULT_RENAME,
 	CL_FAULT_DIR_FSYNC, /* after the rename: the new file is in place */
+	CL_FAULT_NO_EXCHANGE, /* cl_atomic_write_keep: a file system without
+				 RENAME_EXCHANGE (EINVAL) */
 };
 void cl_atomic_inject_fault(enum cl_atomic_fault f);
 

@@ -12,6 +12,7 @@
  */
 #include "seq.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -562,6 +563,18 @@ static int arg_slot(struct cl_osc_request *req, int i, int *slot)
 	return 0;
 }
 
+void control_file_backups(struct seq_app *a)
+{
+	char err[PATH_MAX + 320];
+	if (!a->opt.store)
+		return;
+	int n = seq_slot_file_backups(a->opt.store, err, sizeof(err));
+	if (n < 0)
+		cl_warn("previous pattern versions stay in patterns/slots/ for now: %s", err);
+	else if (n > 0)
+		cl_debug("%d previous pattern version%s moved to patterns/backups/", n, n == 1 ? "" : "s");
+}
+
 static int on_slot_save(struct cl_osc_request *req)
 {
 	struct seq_app *a = req->userdata;
@@ -573,10 +586,16 @@ static int on_slot_save(struct cl_osc_request *req)
 		return -1;
 	if (!a->opt.store)
 		return cl_osc_error(req, "no store root: start with --store DIR (or under NSM)");
-	if (seq_slot_save(a->opt.store, slot, &cs.model, err, sizeof(err)) != 0)
+	if (seq_slot_save(a->opt.store, slot, &cs.model, err, sizeof(err)) != 0) {
+		control_file_backups(a);   /* a save that failed late may have kept one */
 		return cl_osc_error(req, "%s", err);
+	}
 	cl_info("pattern saved in slot %d", slot);
-	return cl_osc_reply(req, "/seq/pattern/save", "i", slot);
+	/* The save is durable, the previous version too (kept beside the
+	 * slot): answer first, then move that version into backups/. */
+	int r = cl_osc_reply(req, "/seq/pattern/save", "i", slot);
+	control_file_backups(a);
+	return r;
 }
 
 static int on_slot_load(struct cl_osc_request *req)

@@ -127,8 +127,11 @@ static int nsm_open(void *userdata, const char *dir, const char *display_name,
 		    const char *client_id, char *err, size_t errlen)
 {
 	struct seq_app *a = userdata;
-	return cl_app_session_open(&a->session, dir, display_name, client_id, &a->opt.store,
-				   control_state_set, a, err, errlen);
+	if (cl_app_session_open(&a->session, dir, display_name, client_id, &a->opt.store,
+				control_state_set, a, err, errlen) != 0)
+		return -1;
+	control_file_backups(a);
+	return 0;
 }
 
 static int nsm_save(void *userdata, char *err, size_t errlen)
@@ -241,6 +244,7 @@ int main(int argc, char **argv)
 		cl_error("%s", err);
 		goto out_engine;
 	}
+	control_file_backups(a);   /* what a crash during a save left */
 	a->nsm = cl_nsm_new(SEQ_PROG, argv[0], &nsm_hooks, err, sizeof(err));
 	if (!a->nsm && err[0]) {
 		cl_error("NSM: %s", err);

@@ -16,12 +16,16 @@
  * inside the range whatever its binary rounding.
  *
  * Saving a slot keeps the previous version without copying it and
- * without a moment where the slot is missing: the old file is hard-linked
- * into patterns/backups/ (and that folder fsync'd), then the new document
- * replaces the slot atomically. When the write fails before its rename
- * the slot still holds the old file and the extra link is removed again,
- * so a failed save changes nothing; when only the final folder fsync
- * fails, the new version is in place and the backup stays. A document is
+ * without a moment where the slot is missing or the old file has no
+ * name: the new document is written and fsync'd beside the slot, trades
+ * names with the old file in one step (cl_atomic_write_keep), and the
+ * folder is fsync'd. Then the save is durable and so is the previous
+ * version, under a hidden ".slot_NNN.json.kept-XXXXXX" in patterns/slots/;
+ * seq_slot_file_backups() moves it into patterns/backups/ right after
+ * (the caller has answered by then), and files whatever a crash left
+ * there the same way. That keeps the save itself at two fsyncs. A failed
+ * save changes nothing; when only the final folder fsync fails, the new
+ * version is in place and the old one is kept all the same. A document is
  * checked by reading it back before it is written, so no slot is ever
  * written that could not be loaded.
  */
@@ -35,6 +39,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -781,10 +787,9 @@ static int sync_folder(const char *dir)
 	return 0;
 }
 
-/* Hard-link the slot file at path into backups as slot_NNN-<UTC>.json
- * (-1, -2 ... when taken). The link is made durable later, before the new
- * version takes the slot's name (sync_backups). The name made is in
- * backup. 0, or -1 and err (nothing left behind). */
+/* Hard-link the file at path into backups as slot_NNN-<UTC>.json (-1, -2
+ * ... when taken), the name made into backup. 0, or -1 and err (nothing
+ * left behind). */
 static int link_backup(const char *path, const char *backups, int slot, char *backup,
 		       size_t len, char *err, size_t errlen)
 {
@@ -810,30 +815,49 @@ static int link_backup(const char *path, const char *backups, int slot, char *ba
 		    BACKUP_TRIES, stamp);
 }
 
-/* The before-rename hook of a slot save: the backup link is durable
- * before the new version replaces the slot (after the new contents were
- * fsync'd, which on a journalling file system has committed the link
- * already). */
-static int sync_backups(void *userdata, char *err, size_t errlen)
+/* Saves and backup filing of every cl-seq sharing a store take turns: an
+ * exclusive flock on <store>/patterns/.lock, so that filing never takes a
+ * kept file another process is still writing. The descriptor to close,
+ * or -1 and err. */
+static int lock_patterns(const char *store, char *err, size_t errlen)
 {
-	const char *backups = userdata;
-	if (sync_folder(backups) != 0)
-		return cl_fail(err, errlen, "fsync of folder %s failed: %s", backups, strerror(errno));
-	return 0;
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof path, "%s/patterns/.lock", store) >= (int)sizeof path)
+		return cl_fail(err, errlen, "the store path %s is too long", store);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return cl_fail(err, errlen, "cannot open %s: %s", path, strerror(errno));
+	while (flock(fd, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			int saved = errno;
+			close(fd);
+			return cl_fail(err, errlen, "cannot lock %s: %s", path, strerror(saved));
+		}
+	}
+	return fd;
 }
 
-/* Do a and b name the same file? */
-static bool same_file(const char *a, const char *b)
+/* Is name exactly "slot_NNN.json" with NNN in 1..128? */
+static bool slot_file_name(const char *name, int *slot)
 {
-	struct stat sa, sb;
-	return lstat(a, &sa) == 0 && lstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-	       sa.st_ino == sb.st_ino;
+	if (strncmp(name, "slot_", 5) != 0 || strcmp(name + 8, ".json") != 0)
+		return false;
+	int n = 0;
+	for (int i = 5; i < 8; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+		n = n * 10 + (name[i] - '0');
+	}
+	if (seq_slot_check(n, NULL, 0) != 0)
+		return false;
+	*slot = n;
+	return true;
 }
 
 int seq_slot_save(const char *store, int slot, const struct seq_pattern *p,
 		  char *err, size_t errlen)
 {
-	char path[PATH_MAX], dir[PATH_MAX], backup[PATH_MAX], why[PATH_MAX + 256];
+	char path[PATH_MAX], dir[PATH_MAX], kept[PATH_MAX + 16], why[PATH_MAX + 256];
 	if (seq_slot_path(store, slot, path, sizeof path, err, errlen) != 0)
 		return -1;
 	json_t *doc = checked_document(p, why, sizeof why);
@@ -849,44 +873,92 @@ int seq_slot_save(const char *store, int slot, const struct seq_pattern *p,
 			goto out;
 		}
 	}
-	/* dir is now <store>/patterns/backups */
 	struct stat st;
-	bool had_previous = false;
-	if (lstat(path, &st) == 0) {
-		if (S_ISDIR(st.st_mode)) {
-			cl_fail(err, errlen, "slot %d: not saved: %s is a folder", slot, path);
-			goto out;
-		}
-		if (link_backup(path, dir, slot, backup, sizeof backup, why, sizeof why) != 0) {
-			cl_fail(err, errlen, "slot %d: not saved: %s", slot, why);
-			goto out;
-		}
-		had_previous = true;
-	} else if (errno != ENOENT) {
-		cl_fail(err, errlen, "slot %d: not saved: cannot look at %s: %s", slot, path,
-		     strerror(errno));
+	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		cl_fail(err, errlen, "slot %d: not saved: %s is a folder", slot, path);
 		goto out;
 	}
-
-	struct cl_atomic_hook hook = { sync_backups, dir };
-	if (cl_doc_save_hooked(path, doc, had_previous ? &hook : NULL, why, sizeof why) == 0) {
-		r = 0;
+	int lock = lock_patterns(store, why, sizeof why);
+	if (lock < 0) {
+		cl_fail(err, errlen, "slot %d: not saved: %s", slot, why);
 		goto out;
 	}
-	/* Did the new file take the slot's name before the failure (only the
-	 * folder fsync after the rename failed)? Then the backup is the one
-	 * copy of the previous version and stays; else the slot still is the
-	 * previous version and the backup link is dropped again. */
-	bool replaced = had_previous ? !same_file(path, backup) : lstat(path, &st) == 0;
-	if (had_previous && !replaced)
-		unlink(backup);
-	if (replaced)
+	bool replaced;
+	r = cl_doc_save_keep(path, doc, kept, sizeof kept, &replaced, why, sizeof why);
+	close(lock);
+	if (r != 0 && replaced)
 		cl_fail(err, errlen, "slot %d: saved, but the save may not survive a crash: %s",
 		     slot, why);
-	else
+	else if (r != 0)
 		cl_fail(err, errlen, "slot %d: not saved: %s", slot, why);
 out:
 	json_decref(doc);
+	return r;
+}
+
+int seq_slot_file_backups(const char *store, char *err, size_t errlen)
+{
+	char slots[PATH_MAX], backups[PATH_MAX], why[PATH_MAX + 256];
+	if (!store)
+		return cl_fail(err, errlen, "no store root");
+	if (snprintf(slots, sizeof slots, "%s/patterns/slots", store) >= (int)sizeof slots ||
+	    snprintf(backups, sizeof backups, "%s/patterns/backups", store) >= (int)sizeof backups)
+		return cl_fail(err, errlen, "the store path %s is too long", store);
+	DIR *d = opendir(slots);
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;     /* nothing was ever saved here */
+		return cl_fail(err, errlen, "cannot read %s: %s", slots, strerror(errno));
+	}
+	int lock = -1, filed = 0, r = -1;
+	char (*names)[NAME_MAX + 1] = NULL;
+	size_t count = 0, room = 0;
+	if (make_folder(backups, why, sizeof why) != 0) {
+		cl_fail(err, errlen, "%s", why);
+		goto out;
+	}
+	if ((lock = lock_patterns(store, why, sizeof why)) < 0) {
+		cl_fail(err, errlen, "%s", why);
+		goto out;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		char target[NAME_MAX + 1], path[PATH_MAX + NAME_MAX + 2], backup[PATH_MAX];
+		int slot;
+		if (!cl_atomic_kept_target(e->d_name, target, sizeof target) ||
+		    !slot_file_name(target, &slot))
+			continue;
+		if (count == room) {
+			room = room ? 2 * room : 4;
+			void *grown = realloc(names, room * sizeof *names);
+			if (!grown) {
+				cl_fail(err, errlen, "out of memory");
+				goto out;
+			}
+			names = grown;
+		}
+		snprintf(path, sizeof path, "%s/%s", slots, e->d_name);
+		if (link_backup(path, backups, slot, backup, sizeof backup, why, sizeof why) != 0) {
+			cl_fail(err, errlen, "%s", why);
+			goto out;
+		}
+		snprintf(names[count++], sizeof names[0], "%s", e->d_name);
+	}
+	/* The backups are durable before their kept names go; a crash before
+	 * the removals are durable only files the same version twice. */
+	if (count > 0 && sync_folder(backups) != 0) {
+		cl_fail(err, errlen, "fsync of folder %s failed: %s", backups, strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < count; i++)
+		if (unlinkat(dirfd(d), names[i], 0) == 0)
+			filed++;
+	r = filed;
+out:
+	if (lock >= 0)
+		close(lock);
+	closedir(d);
+	free(names);
 	return r;
 }
 

@@ -48,14 +48,20 @@ int seq_slot_check(int slot, char *err, size_t errlen);
 /* <store>/patterns/slots/slot_NNN.json into path. 0, or -1 and err. */
 int seq_slot_path(const char *store, int slot, char *path, size_t len,
 		  char *err, size_t errlen);
-/* Save p in slot (backup of the previous version first). 0, or -1 and
- * err ("slot 5: not saved: <reason>"): then the slot file is as it was
- * and no backup was added. One exception keeps the new version: when
- * only the final folder fsync fails, the new file is in place, the backup
- * stays, and err says "slot 5: saved, but the save may not survive a
- * crash: <reason>". A pattern that would not load back is not saved. */
+/* Save p in slot. 0 once the new version is durable in the slot and the
+ * previous one durable beside it as ".slot_NNN.json.kept-XXXXXX", for
+ * seq_slot_file_backups() to move into patterns/backups/. -1 and err
+ * ("slot 5: not saved: <reason>"): then the slot file is as it was. One
+ * exception keeps the new version: when only the final folder fsync
+ * fails, the new file is in place, the old one kept beside it, and err
+ * says "slot 5: saved, but the save may not survive a crash: <reason>".
+ * A pattern that would not load back is not saved. */
 int seq_slot_save(const char *store, int slot, const struct seq_pattern *p,
 		  char *err, size_t errlen);
+/* Move every previous version kept in patterns/slots/ (by saves, or left
+ * by a crash) into patterns/backups/ as slot_NNN-<UTC>.json[-1 ...],
+ * durably. The count moved, or -1 and err (what was not moved stays). */
+int seq_slot_file_backups(const char *store, char *err, size_t errlen);
 /* Load slot into out. 0, or -1 and err ("slot 7 is empty", "slot 7:
  * <parse or schema error>"); out untouched on error. */
 int seq_slot_load(const char *store, int slot, struct seq_pattern *out,

@@ -117,6 +117,10 @@ extern const size_t control_method_count;
 extern const struct cl_osc_hooks control_hooks_template;
 int control_init(struct seq_app *a);
 void control_done(struct seq_app *a);
+/* Move the previous pattern versions that saves (or a crash) left kept in
+ * <store>/patterns/slots/ into patterns/backups/; a failure is logged and
+ * retried by the next call. Not from the process thread. */
+void control_file_backups(struct seq_app *a);
 /* Once JACK runs: hand the model over. 0, or -1 and err. */
 int control_start(struct seq_app *a, char *err, size_t errlen);
 void control_events(struct seq_app *a);

@@ -7,13 +7,16 @@
  * The pattern comes from a cl-seq-pattern/1 file (the one bench_seq.py
  * plays). Every slot used is saved once first, so each timed save has a
  * previous version and does all its work: the read-back check of the
- * document, the hard link of the old file into patterns/backups/ and the
- * fsync of that folder, then the atomic write (temporary file, write,
- * fsync, close, rename, fsync of patterns/slots/). The bare reference is
- * the least any durable save of those bytes costs: a new file in
- * patterns/slots/, written, fsync'd and closed (removed again untimed).
- * Saves, bare writes and loads are interleaved so that they share
- * whatever the disk is doing.
+ * document, then the atomic write that keeps the old file (temporary
+ * file, write, fsync, close, exchange of names with the slot file, fsync
+ * of patterns/slots/). That is what cl-seq answers /seq/pattern/save
+ * after; the filing of the kept version into patterns/backups/ (hard
+ * link, fsync of that folder, removal of the kept name) comes after the
+ * answer and is timed on its own, and so is the sum of both. The bare
+ * reference is the least any durable save of those bytes costs: a new
+ * file in patterns/slots/, written, fsync'd and closed (removed again
+ * untimed). Saves, filings, bare writes and loads are interleaved so that
+ * they share whatever the disk is doing.
  *
  * A second pass replays the steps of seq_slot_save() one by one with the
  * same system calls (patterndoc.c and cl_doc.c do not time their steps)
@@ -26,6 +29,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sys/file.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -47,20 +51,24 @@
 enum step {
 	STEP_DOCUMENT,          /* seq_pattern_to_json + read-back check */
 	STEP_ENCODE,            /* json_dumps */
-	STEP_FOLDERS,           /* mkdir + stat of the three folders */
-	STEP_LINK,              /* lstat of the slot, link into backups/ */
-	STEP_FSYNC_BACKUPS,     /* fsync of patterns/backups/ */
+	STEP_FOLDERS,           /* mkdir + stat of the three folders, lstat of the slot */
+	STEP_LOCK,              /* open + flock of patterns/.lock */
 	STEP_WRITE,             /* open O_EXCL + write of the temporary */
 	STEP_FSYNC_FILE,        /* fsync of the temporary */
 	STEP_CLOSE,
-	STEP_RENAME,
+	STEP_EXCHANGE,          /* renameat2 RENAME_EXCHANGE with the slot file */
 	STEP_FSYNC_SLOTS,       /* open + fsync + close of patterns/slots/ */
+	STEP_SAVED,             /* end of the save: the steps after it file the backup */
+	STEP_LINK = STEP_SAVED, /* link of the kept file into backups/ */
+	STEP_FSYNC_BACKUPS,     /* fsync of patterns/backups/ */
+	STEP_UNLINK,            /* removal of the kept name */
 	STEP_COUNT
 };
 
 static const char *const step_names[STEP_COUNT] = {
-	"document_check", "encode", "folders", "link_backup", "fsync_backups_folder",
-	"write_temp", "fsync_temp", "close_temp", "rename", "fsync_slots_folder",
+	"document_check", "encode", "folders", "lock", "write_temp", "fsync_temp", "close_temp",
+	"exchange", "fsync_slots_folder", "file_link_backup", "file_fsync_backups_folder",
+	"file_unlink_kept",
 };
 
 /* Monotonic time in microseconds. */
@@ -181,70 +189,80 @@ static double bare_write(const char *dir, int i, const char *data, size_t len)
 	return t;
 }
 
-/* Replay seq_slot_save() of p in slot step by step with the same calls,
- * adding each step's microseconds to t[step]. The slot must hold a
- * previous version. */
+/* Replay seq_slot_save() and seq_slot_file_backups() of p in slot step by
+ * step with the same calls, each step's microseconds into t[step]. The
+ * slot must hold a previous version. */
 static void replay_save(const char *store, int slot, const struct seq_pattern *p, int run,
 			double t[STEP_COUNT])
 {
 	static struct seq_pattern check;
 	char path[PATH_MAX], backup[PATH_MAX], tmp[PATH_MAX], dir[PATH_MAX], err[512];
 	static const char *const folders[] = { "patterns", "patterns/slots", "patterns/backups" };
+	double mark[STEP_COUNT + 1];
+	int m = 0;
 
-	double t0 = now_us();
+	mark[m++] = now_us();
 	json_t *doc = seq_pattern_to_json(p);
 	if (!doc || seq_pattern_from_json(doc, &check, err, sizeof err) != 0)
 		die("read-back check", doc ? err : "out of memory");
-	double t1 = now_us();
+	mark[m++] = now_us();
 	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 	if (!text)
 		die("json_dumps", "failed");
 	size_t len = strlen(text);
 	text[len] = '\n';          /* cl_doc_save adds the final newline the same way */
-	double t2 = now_us();
+	mark[m++] = now_us();
+	struct stat st;
 	for (size_t i = 0; i < sizeof folders / sizeof folders[0]; i++) {
-		struct stat st;
 		make_path(dir, "%s/%s", store, folders[i]);
 		if ((mkdir(dir, 0755) != 0 && errno != EEXIST) || stat(dir, &st) != 0)
 			die(dir, strerror(errno));
 	}
-	double t3 = now_us();
-	struct stat st;
 	make_path(path, "%s/patterns/slots/slot_%03d.json", store, slot);
-	/* the pid keeps a second run on the same store from meeting the first's */
-	make_path(backup, "%s/patterns/backups/replay_%03d-%d-%ld.json", store, slot, run,
-		  (long)getpid());
-	if (lstat(path, &st) != 0 || link(path, backup) != 0)
-		die(backup, strerror(errno));
-	double t4 = now_us();
-	make_path(dir, "%s/patterns/backups", store);
-	if (fsync_folder(dir) != 0)
+	if (lstat(path, &st) != 0)
+		die(path, strerror(errno));
+	mark[m++] = now_us();
+	make_path(dir, "%s/patterns/.lock", store);
+	int lock = open(dir, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (lock < 0 || flock(lock, LOCK_EX) != 0)
 		die(dir, strerror(errno));
-	double t5 = now_us();
-	make_path(tmp, "%s/patterns/slots/.slot_%03d.json.tmp-r%06d", store, slot, run);
+	mark[m++] = now_us();
+	make_path(tmp, "%s/patterns/slots/.slot_%03d.json.kept-r%05d", store, slot, run % 100000);
 	int fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
 	if (fd < 0 || write_full(fd, text, len + 1) != 0)
 		die(tmp, strerror(errno));
-	double t6 = now_us();
+	mark[m++] = now_us();
 	if (fsync(fd) != 0)
 		die(tmp, strerror(errno));
-	double t7 = now_us();
+	mark[m++] = now_us();
 	if (close(fd) != 0)
 		die(tmp, strerror(errno));
-	double t8 = now_us();
-	if (rename(tmp, path) != 0)
+	mark[m++] = now_us();
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) != 0)
 		die(tmp, strerror(errno));
-	double t9 = now_us();
+	mark[m++] = now_us();
 	make_path(dir, "%s/patterns/slots", store);
 	if (fsync_folder(dir) != 0)
 		die(dir, strerror(errno));
-	double t10 = now_us();
+	close(lock);
+	mark[m++] = now_us();
+	/* the pid keeps a second run on the same store from meeting the first's */
+	make_path(backup, "%s/patterns/backups/replay_%03d-%d-%ld.json", store, slot, run,
+		  (long)getpid());
+	if (link(tmp, backup) != 0)
+		die(backup, strerror(errno));
+	mark[m++] = now_us();
+	make_path(dir, "%s/patterns/backups", store);
+	if (fsync_folder(dir) != 0)
+		die(dir, strerror(errno));
+	mark[m++] = now_us();
+	if (unlink(tmp) != 0)
+		die(tmp, strerror(errno));
+	mark[m++] = now_us();
 	free(text);
 	json_decref(doc);
-
-	double marks[STEP_COUNT + 1] = { t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10 };
 	for (int s = 0; s < STEP_COUNT; s++)
-		t[s] = marks[s + 1] - marks[s];
+		t[s] = mark[s + 1] - mark[s];
 }
 
 /* Usage: bench-seq-save PATTERN.json STORE [RUNS] */
@@ -275,13 +293,15 @@ int main(int argc, char **argv)
 	char *bytes = read_all(path, &len);
 
 	double *save = calloc((size_t)runs, sizeof *save);
+	double *filing = calloc((size_t)runs, sizeof *filing);
+	double *both = calloc((size_t)runs, sizeof *both);
 	double *bare = calloc((size_t)runs, sizeof *bare);
 	double *load = calloc((size_t)runs, sizeof *load);
 	double *steps[STEP_COUNT];
 	for (int s = 0; s < STEP_COUNT; s++)
 		steps[s] = calloc((size_t)runs, sizeof(double));
 	double *replay_sum = calloc((size_t)runs, sizeof(double));
-	if (!save || !bare || !load || !replay_sum)
+	if (!save || !filing || !both || !bare || !load || !replay_sum)
 		die("buffers", "out of memory");
 	for (int s = 0; s < STEP_COUNT; s++)
 		if (!steps[s])
@@ -293,6 +313,11 @@ int main(int argc, char **argv)
 		if (seq_slot_save(store, slot, &pattern, err, sizeof err) != 0)
 			die("seq_slot_save", err);
 		save[i] = now_us() - t0;
+		double t1 = now_us();
+		if (seq_slot_file_backups(store, err, sizeof err) != 1)
+			die("seq_slot_file_backups", err);
+		filing[i] = now_us() - t1;
+		both[i] = save[i] + filing[i];
 		bare[i] = bare_write(slots, i, bytes, len);
 		t0 = now_us();
 		if (seq_slot_load(store, slot, &loaded, err, sizeof err) != 0)
@@ -313,6 +338,8 @@ int main(int argc, char **argv)
 
 	printf("bytes %zu\n", len);
 	report("save", save, runs);
+	report("filing", filing, runs);
+	report("save_and_filing", both, runs);
 	report("bare", bare, runs);
 	report("load", load, runs);
 	report("replay_total", replay_sum, runs);
@@ -325,6 +352,8 @@ int main(int argc, char **argv)
 		free(steps[s]);
 	free(replay_sum);
 	free(save);
+	free(filing);
+	free(both);
 	free(bare);
 	free(load);
 	free(bytes);

@@ -4,7 +4,10 @@ at a capped rate; the built-in voices sound on audio_out_l/r while a
 pattern plays and are silent once stopped; bad OSC, bad slots (0, 129,
 "abc", an empty slot, a corrupt slot file, a wrong-schema slot) get
 /cl/error with the reason and change nothing; /seq/pattern/list lists
-filled slots; without BBT cl-seq says so and plays at its own --bpm."""
+filled slots; a save over a slot files the previous version in
+patterns/backups/ right after its answer, and a previous version a crash
+left kept beside its slot is filed when cl-seq starts; without BBT cl-seq
+says so and plays at its own --bpm."""
 
 import json
 import math
@@ -28,7 +31,13 @@ def peak_db(samples):
 with h.JackServer(rate=48000, period=256) as srv:
     probe = h.Probe(srv)
     store = h.tmpdir() + "/store"
-    os.makedirs(store)
+    os.makedirs(store + "/patterns/slots")
+    # what a crash between a save's answer and its filing leaves: the
+    # previous version of slot 3 kept beside the slot
+    crash_left = json.dumps({"schema": "cl-seq-pattern/1", "name": "before the crash",
+                             "tracks": [{"name": "a", "pattern": "x..."}]}) + "\n"
+    with open(store + "/patterns/slots/.slot_003.json.kept-Ab3xZ9", "w") as f:
+        f.write(crash_left)
     tp = h.Client(args.transport, ["--bpm", "240"], srv, name="cl-transport")
     seq = h.Client(args.client, ["--store", store], srv)
     tosc, osc = tp.osc_client(), seq.osc_client()
@@ -95,6 +104,35 @@ with h.JackServer(rate=48000, period=256) as srv:
             "save takes the slot as text too ('7')")
     lst = osc.request("/seq/pattern/list")
     h.check(lst is not None and lst.args == [7, "Acid test"], "/seq/pattern/list -> 7 'Acid test' (%r)"
+            % (lst.args if lst else None,))
+    backups = store + "/patterns/backups"
+
+    def listing(folder, prefix):
+        return sorted(n for n in os.listdir(folder) if n.startswith(prefix))
+
+    filed = listing(backups, "slot_003-")
+    h.check(len(filed) == 1 and open(os.path.join(backups, filed[0])).read() == crash_left
+            and listing(store + "/patterns/slots", ".") == [],
+            "the version a crash left kept beside slot 3 was filed at start, byte for byte (%s)" % filed)
+    with open(store + "/patterns/slots/slot_007.json") as f:
+        first_save = f.read()
+    h.check(osc.request("/seq/pattern/name", "Acid test 2", reply="/cl/error", timeout=0.3) is None,
+            "name changed")
+    saved = osc.request("/seq/pattern/save", 7, reply=re.compile("/seq/pattern/save|/cl/error"))
+    h.check(saved is not None and saved.address == "/seq/pattern/save", "slot 7 saved again")
+    deadline = time.monotonic() + 2.0
+    # the backup link comes first, the kept name goes once the link is durable
+    while (not listing(backups, "slot_007-") or listing(store + "/patterns/slots", ".")) \
+            and time.monotonic() < deadline:
+        time.sleep(0.01)
+    filed = listing(backups, "slot_007-")
+    h.check(len(filed) == 1 and re.fullmatch(r"slot_007-\d{8}T\d{6}Z\.json", filed[0])
+            and open(os.path.join(backups, filed[0])).read() == first_save
+            and listing(store + "/patterns/slots", ".") == [],
+            "the previous version of slot 7 is filed as %s, byte for byte, nothing left beside "
+            "the slot (%s)" % (filed, listing(store + "/patterns/slots", ".")))
+    lst = osc.request("/seq/pattern/list")
+    h.check(lst is not None and lst.args == [7, "Acid test 2"], "slot 7 holds the new version (%r)"
             % (lst.args if lst else None,))
     os.makedirs(store + "/patterns/slots", exist_ok=True)
     with open(store + "/patterns/slots/slot_009.json", "w") as f:

@@ -8,10 +8,15 @@
  * makes fsync, write or rename fail in the kernel interface, and under
  * RLIMIT_FSIZE, where a write past the limit really fails (EFBIG) after a
  * short write, like a full disk. The sweep removes only regular files named
- * exactly like our temporaries.
+ * exactly like our temporaries. cl_atomic_write_keep trades names with the
+ * old file (the same inode ends up kept), refuses a folder, leaves all as
+ * it was on a fault before the exchange, and falls back to a hard link
+ * where renameat2 says EINVAL, injected and under strace.
  *
  * `test-atomic --child-write PATH TEXT` is the child mode: one
- * cl_atomic_write, the error (if any) on stdout, exit 0 or 3.
+ * cl_atomic_write, the error (if any) on stdout, exit 0 or 3;
+ * `--child-keep PATH TEXT` the same with cl_atomic_write_keep, printing
+ * the kept name on success.
  */
 #include "cl_doc.h"
 
@@ -271,6 +276,148 @@ static void make_file(const char *name)
 	close(fd);
 }
 
+/* "<dir>/.a.json.kept-XXXXXX" with six [A-Za-z0-9]? */
+static bool is_kept_name(const char *path)
+{
+	char prefix[PATH_MAX + 32];
+	snprintf(prefix, sizeof prefix, "%s/.a.json.kept-", dir);
+	size_t pl = strlen(prefix);
+	if (strncmp(path, prefix, pl) != 0 || strlen(path) != pl + 6)
+		return false;
+	char target_name[64];
+	return cl_atomic_kept_target(path + strlen(dir) + 1, target_name, sizeof target_name) &&
+	       strcmp(target_name, "a.json") == 0;
+}
+
+static void test_keep(void)
+{
+	char kept[PATH_MAX + 16];
+	bool replaced;
+	const char *new_text = "{\"schema\": \"new/1\"}\n";
+
+	/* No file yet: it takes the name, nothing is kept. */
+	unlink(target);
+	CHECK(cl_atomic_write_keep(target, old_text, strlen(old_text), kept, sizeof kept, &replaced,
+				   err, sizeof err) == 0 && replaced && kept[0] == '\0',
+	      "keep, no old file: %s", err);
+	expect_untouched("keep, no old file");
+
+	/* The old file trades names with the new one: the same inode, now
+	 * at kept, and nothing else in the folder. */
+	struct stat before, after;
+	CHECK(stat(target, &before) == 0, "a.json is there");
+	CHECK(cl_atomic_write_keep(target, new_text, strlen(new_text), kept, sizeof kept, &replaced,
+				   err, sizeof err) == 0 && replaced, "keep: %s", err);
+	CHECK(strcmp(read_back(target), new_text) == 0, "keep: the new bytes at a.json");
+	CHECK(is_kept_name(kept) && read_back(kept) && strcmp(read_back(kept), old_text) == 0,
+	      "keep: the old bytes at %s", kept);
+	CHECK(stat(kept, &after) == 0 && after.st_ino == before.st_ino && after.st_nlink == 1,
+	      "keep: the kept file is the old file itself");
+	char want[PATH_MAX + 64];
+	snprintf(want, sizeof want, "%s a.json", kept + strlen(dir) + 1);
+	CHECK(strcmp(listing(dir), want) == 0, "keep: folder holds \"%s\"", listing(dir));
+	CHECK(cl_atomic_sweep(dir) == 0 && strcmp(listing(dir), want) == 0,
+	      "cl_atomic_sweep leaves a kept file alone");
+	unlink(kept);
+
+	/* Each step failing before the exchange: the old file stays, nothing
+	 * is kept, no temporary. */
+	static const struct {
+		enum cl_atomic_fault fault;
+		const char *step;
+	} faults[] = {
+		{ CL_FAULT_OPEN, "open of " }, { CL_FAULT_WRITE, "write of " },
+		{ CL_FAULT_FSYNC, "fsync of " }, { CL_FAULT_CLOSE, "close of " },
+		{ CL_FAULT_RENAME, "rename of " },
+	};
+	for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+		reset_target();
+		cl_atomic_inject_fault(faults[i].fault);
+		int rc = cl_atomic_write_keep(target, new_text, strlen(new_text), kept, sizeof kept,
+					      &replaced, err, sizeof err);
+		CHECK(rc == -1 && !replaced && kept[0] == '\0' && strncmp(err, faults[i].step,
+		      strlen(faults[i].step)) == 0 && strstr(err, "/.a.json.kept-"),
+		      "keep, fault at %s: %s", faults[i].step, err);
+		expect_untouched(faults[i].step);
+	}
+
+	/* After the exchange only the folder fsync can fail: both versions
+	 * are in place, and the error says so. */
+	reset_target();
+	cl_atomic_inject_fault(CL_FAULT_DIR_FSYNC);
+	CHECK(cl_atomic_write_keep(target, new_text, strlen(new_text), kept, sizeof kept, &replaced,
+				   err, sizeof err) == -1 && replaced && strstr(err, "fsync of folder "),
+	      "keep, folder fsync fault: %s", err);
+	CHECK(strcmp(read_back(target), new_text) == 0 && is_kept_name(kept) &&
+	      strcmp(read_back(kept), old_text) == 0, "keep, folder fsync fault: both versions there");
+	unlink(kept);
+
+	/* A file system without RENAME_EXCHANGE: a hard link keeps the old
+	 * file, then the rename. */
+	reset_target();
+	CHECK(stat(target, &before) == 0, "a.json is there");
+	cl_atomic_inject_fault(CL_FAULT_NO_EXCHANGE);
+	CHECK(cl_atomic_write_keep(target, new_text, strlen(new_text), kept, sizeof kept, &replaced,
+				   err, sizeof err) == 0 && replaced, "keep without exchange: %s", err);
+	CHECK(strcmp(read_back(target), new_text) == 0 && is_kept_name(kept) &&
+	      stat(kept, &after) == 0 && after.st_ino == before.st_ino && after.st_nlink == 1 &&
+	      strcmp(read_back(kept), old_text) == 0, "keep without exchange: old file kept as %s", kept);
+	snprintf(want, sizeof want, "%s a.json", kept + strlen(dir) + 1);
+	CHECK(strcmp(listing(dir), want) == 0, "keep without exchange: folder holds \"%s\"", listing(dir));
+	unlink(kept);
+
+	/* A symlink at the path is replaced, not followed: the link is kept. */
+	char other[PATH_MAX + 16];
+	snprintf(other, sizeof other, "%s/other.json", dir);
+	CHECK(cl_atomic_write(other, "other", 5, err, sizeof err) == 0, "other.json: %s", err);
+	unlink(target);
+	CHECK(symlink("other.json", target) == 0, "a.json -> other.json");
+	CHECK(cl_atomic_write_keep(target, new_text, strlen(new_text), kept, sizeof kept, &replaced,
+				   err, sizeof err) == 0, "keep over a symlink: %s", err);
+	struct stat lst;
+	CHECK(lstat(target, &lst) == 0 && S_ISREG(lst.st_mode) && lstat(kept, &lst) == 0 &&
+	      S_ISLNK(lst.st_mode) && strcmp(read_back(other), "other") == 0,
+	      "keep over a symlink: a.json is a file, the link is kept, other.json untouched");
+	unlink(kept);
+	unlink(other);
+
+	/* A folder at the path is refused; an exchange would move it away. */
+	unlink(target);
+	CHECK(mkdir(target, 0755) == 0, "a.json is a folder");
+	CHECK(cl_atomic_write_keep(target, new_text, strlen(new_text), kept, sizeof kept, &replaced,
+				   err, sizeof err) == -1 && !replaced && strstr(err, "it is a folder"),
+	      "keep over a folder: %s", err);
+	CHECK(strcmp(listing(dir), "a.json") == 0, "keep over a folder: nothing else made");
+	rmdir(target);
+
+	/* kept too small for the name: refused before anything is written */
+	reset_target();
+	CHECK(cl_atomic_write_keep(target, new_text, strlen(new_text), kept, 8, &replaced, err,
+				   sizeof err) == -1 && strstr(err, "too long"), "small kept: %s", err);
+	expect_untouched("small kept buffer");
+
+	static const struct {
+		const char *name;
+		const char *target;   /* NULL: not a kept name */
+	} names[] = {
+		{ ".a.json.kept-Ab3xZ9", "a.json" },
+		{ ".slot_005.json.kept-000000", "slot_005.json" },
+		{ ".x.kept-abcdef", "x" },
+		{ ".a.json.kept-Ab3xZ", NULL },
+		{ ".a.json.kept-Ab3xZ99", NULL },
+		{ ".a.json.kept-Ab_xZ9", NULL },
+		{ "a.json.kept-Ab3xZ9", NULL },
+		{ ".kept-Ab3xZ9", NULL },
+		{ ".a.json.tmp-Ab3xZ9", NULL },
+	};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		char got[64] = "";
+		bool is = cl_atomic_kept_target(names[i].name, got, sizeof got);
+		CHECK(names[i].target ? is && strcmp(got, names[i].target) == 0 : !is,
+		      "cl_atomic_kept_target(\"%s\"): %s \"%s\"", names[i].name, is ? "yes" : "no", got);
+	}
+}
+
 static void test_sweep(void)
 {
 	reset_target();
@@ -417,6 +564,34 @@ static bool test_strace(const char *self)
 		expect_untouched(cases[i].inject);
 	}
 
+	/* cl_atomic_write_keep on a kernel interface without RENAME_EXCHANGE
+	 * (renameat2 refused with EINVAL, as on a file system that lacks it):
+	 * the hard-link fallback runs for real. With renameat2 and rename
+	 * failing outright, nothing changes. */
+	reset_target();
+	struct stat before, after;
+	stat(target, &before);
+	char *keep_einval[] = { "strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=renameat2",
+				"-e", "inject=renameat2:error=EINVAL", "--", (char *)self,
+				"--child-keep", target, (char *)new_text, NULL };
+	int krc = run(keep_einval, out, sizeof out);
+	out[strcspn(out, "\n")] = '\0';
+	CHECK(krc == 0 && strcmp(read_back(target), new_text) == 0 && out[0] &&
+	      stat(out, &after) == 0 && after.st_ino == before.st_ino &&
+	      strcmp(read_back(out), old_text) == 0,
+	      "strace renameat2 EINVAL: keep falls back to a link (exit %d, kept \"%s\")", krc, out);
+	if (out[0] == '/')
+		unlink(out);
+	reset_target();
+	char *keep_eio[] = { "strace", "-f", "-qq", "-o", "/dev/null", "-e",
+			     "trace=rename,renameat,renameat2", "-e",
+			     "inject=rename,renameat,renameat2:error=EIO", "--", (char *)self,
+			     "--child-keep", target, (char *)new_text, NULL };
+	krc = run(keep_eio, out, sizeof out);
+	CHECK(krc == 3 && strstr(out, "rename of ") && strstr(out, "Input/output error"),
+	      "strace rename EIO: keep fails (exit %d): %s", krc, out);
+	expect_untouched("keep under rename EIO");
+
 	/* Control: the same child under strace without injection succeeds. */
 	reset_target();
 	char *argv[] = { "strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=none", "--",
@@ -476,6 +651,18 @@ static void remove_dir(void)
 
 int main(int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[1], "--child-keep") == 0) {
+		char kept[PATH_MAX + 16];
+		bool replaced;
+		if (cl_atomic_write_keep(argv[2], argv[3], strlen(argv[3]), kept, sizeof kept,
+					 &replaced, err, sizeof err) != 0) {
+			printf("%s\n", err);
+			fflush(stdout);
+			return 3;
+		}
+		printf("%s\n", kept);
+		return 0;
+	}
 	if (argc == 4 && strcmp(argv[1], "--child-write") == 0) {
 		if (cl_atomic_write(argv[2], argv[3], strlen(argv[3]), err, sizeof err) != 0) {
 			printf("%s\n", err);
@@ -497,6 +684,7 @@ int main(int argc, char **argv)
 	test_write_read();
 	test_faults();
 	test_save();
+	test_keep();
 	test_sweep();
 	bool traced = test_strace(self);
 	test_file_size_limit();

@@ -5,9 +5,11 @@
  * document gives the values it says and the defaults for the rest; every
  * kind of bad document is refused with a message naming the place and
  * leaves the caller's pattern untouched; slot numbers parse strictly;
- * saving moves the previous version to backups (each one loadable); a
- * save that fails at any step of the atomic write (fault injection)
- * leaves the slot loading the previous version and adds no backup;
+ * saving keeps the previous version beside the slot in one step, and
+ * filing moves it to backups (each one loadable), also on a file system
+ * without RENAME_EXCHANGE and for what a crash left; a save that fails
+ * at any step of the atomic write (fault injection) leaves the slot
+ * loading the previous version and keeps nothing;
  * missing, corrupt, wrong-schema and hostile slot files are refused;
  * the slot list shows filled slots and marks corrupt ones.
  */
@@ -658,13 +660,37 @@ static void version(struct seq_pattern *p, int v)
 	p->tracks[0].velocity = (uint8_t)(10 + v);
 }
 
+/* Save, then file the kept version, as cl-seq does around its reply. */
+static int save_filed(const char *store, int slot, const struct seq_pattern *p, char *err, size_t errlen)
+{
+	int r = seq_slot_save(store, slot, p, err, errlen);
+	char why[1024];
+	if (seq_slot_file_backups(store, why, sizeof why) < 0) {
+		printf("filing failed: %s\n", why);
+		return -1;
+	}
+	return r;
+}
+
+/* The one kept file in slots/ (".slot_NNN.json.kept-XXXXXX") into path; its count. */
+static int kept_file(const char *slots, char *path, size_t len)
+{
+	char names[8][256];
+	int n = list_files(slots, ".slot_", names, 8);
+	if (n > 0)
+		snprintf(path, len, "%s/%s", slots, names[0]);
+	return n;
+}
+
 static void test_slots(void)
 {
 	static struct seq_pattern v1, v2, v3, v4, out;
 	char err[1024] = "";
-	const char *store = at("store");
-	const char *backups = at("store/patterns/backups");
-	const char *slots = at("store/patterns/slots");
+	/* own copies: at() reuses its 8 buffers */
+	char store[1024], backups[1024], slots[1024];
+	snprintf(store, sizeof store, "%s", at("store"));
+	snprintf(backups, sizeof backups, "%s", at("store/patterns/backups"));
+	snprintf(slots, sizeof slots, "%s", at("store/patterns/slots"));
 	version(&v1, 1);
 	version(&v2, 2);
 	version(&v3, 3);
@@ -690,13 +716,27 @@ static void test_slots(void)
 	/* save 3 times: 2 backups, each loadable */
 	CHECK(seq_slot_save(store, 5, &v1, err, sizeof err) == 0, "slot 5 saved (v1) (%s)", err);
 	CHECK(slot_has(store, 5, &v1), "slot 5 loads v1");
-	CHECK(count_files(backups, "slot_") == 0, "no backup after the first save");
 	CHECK(count_files(slots, ".") == 2, "no temporaries in slots/ (only . and ..)");
+	CHECK(seq_slot_file_backups(store, err, sizeof err) == 0, "nothing to file after the first save (%s)", err);
+	CHECK(count_files(backups, "slot_") == 0, "no backup after the first save");
 	const char *text = read_text(at("store/patterns/slots/slot_005.json"));
 	CHECK(text && strncmp(text, "{\n  \"schema\": \"cl-seq-pattern/1\",\n  \"name\": \"version 1\"", 53) == 0 &&
 	      text[strlen(text) - 1] == '\n', "slot_005.json is indented text starting with the schema");
+	struct stat before, after;
+	CHECK(stat(at("store/patterns/slots/slot_005.json"), &before) == 0, "slot 5 is a file");
 	CHECK(seq_slot_save(store, 5, &v2, err, sizeof err) == 0, "slot 5 saved (v2) (%s)", err);
-	CHECK(seq_slot_save(store, 5, &v3, err, sizeof err) == 0, "slot 5 saved (v3) (%s)", err);
+	/* the save is done: v2 in the slot, v1 kept beside it, the very file
+	 * it was (one exchange, no copy), nothing in backups/ yet */
+	char kept[PATH_MAX];
+	CHECK(slot_has(store, 5, &v2) && kept_file(slots, kept, sizeof kept) == 1 && file_has(kept, &v1) &&
+	      strstr(kept, "/.slot_005.json.kept-") && count_files(backups, "slot_") == 0,
+	      "after the save: v2 in slot 5, v1 kept as %s", kept);
+	CHECK(stat(kept, &after) == 0 && after.st_ino == before.st_ino && after.st_nlink == 1,
+	      "the kept file is the old slot file itself");
+	CHECK(seq_slot_file_backups(store, err, sizeof err) == 1 && count_files(slots, ".") == 2 &&
+	      count_files(backups, "slot_005-") == 1, "filing moves it to backups/ (%s)", err);
+	CHECK(seq_slot_file_backups(store, err, sizeof err) == 0, "a second filing finds nothing (%s)", err);
+	CHECK(save_filed(store, 5, &v3, err, sizeof err) == 0, "slot 5 saved (v3) (%s)", err);
 	CHECK(slot_has(store, 5, &v3), "slot 5 loads v3");
 	char names[8][256];
 	int n = list_files(backups, "slot_005-", names, 8);
@@ -732,7 +772,7 @@ static void test_slots(void)
 	for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
 		cl_atomic_inject_fault(faults[i].f);
 		err[0] = '\0';
-		int r = seq_slot_save(store, 5, &v4, err, sizeof err);
+		int r = save_filed(store, 5, &v4, err, sizeof err);
 		CHECK(r == -1 && strncmp(err, "slot 5: not saved: ", 19) == 0 && strstr(err, faults[i].step) &&
 		      strstr(err, "failed"), "fault at %s: save refused: %s", faults[i].step, err);
 		CHECK(slot_has(store, 5, &v3), "fault at %s: slot 5 still loads v3", faults[i].step);
@@ -743,7 +783,7 @@ static void test_slots(void)
 	/* the folder fsync after the rename: the new version is in place, the
 	 * old one is in its backup */
 	cl_atomic_inject_fault(CL_FAULT_DIR_FSYNC);
-	CHECK(seq_slot_save(store, 5, &v4, err, sizeof err) == -1 &&
+	CHECK(save_filed(store, 5, &v4, err, sizeof err) == -1 &&
 	      strstr(err, "slot 5: saved, but the save may not survive a crash: fsync of folder"),
 	      "folder fsync fault: %s", err);
 	CHECK(slot_has(store, 5, &v4), "folder fsync fault: slot 5 loads v4");
@@ -759,9 +799,47 @@ static void test_slots(void)
 	}
 	CHECK(n == 3 && v3_kept, "folder fsync fault: v3 kept as a third backup (%d backups)", n);
 	/* a save after the faults works again */
-	CHECK(seq_slot_save(store, 5, &v1, err, sizeof err) == 0 && slot_has(store, 5, &v1),
+	CHECK(save_filed(store, 5, &v1, err, sizeof err) == 0 && slot_has(store, 5, &v1),
 	      "the next save works (%s)", err);
 	CHECK(count_files(backups, "slot_005-") == 4, "4 backups now");
+
+	/* a file system without RENAME_EXCHANGE: the old file gets its kept
+	 * name by a durable hard link first, then the usual rename */
+	CHECK(stat(at("store/patterns/slots/slot_005.json"), &before) == 0, "slot 5 is a file");
+	cl_atomic_inject_fault(CL_FAULT_NO_EXCHANGE);
+	CHECK(seq_slot_save(store, 5, &v2, err, sizeof err) == 0 && slot_has(store, 5, &v2), "saved without exchange (%s)",
+	      err);
+	CHECK(kept_file(slots, kept, sizeof kept) == 1 && file_has(kept, &v1) && stat(kept, &after) == 0 &&
+	      after.st_ino == before.st_ino, "without exchange: v1 kept as %s, the same file", kept);
+	CHECK(seq_slot_file_backups(store, err, sizeof err) == 1 && count_files(backups, "slot_005-") == 5 &&
+	      count_files(slots, ".") == 2, "and filed (%s)", err);
+
+	/* what a crash left in slots/: kept files of a save (old version) or
+	 * of one cut short (a new version, maybe cut) all go to backups; names
+	 * that only look alike stay */
+	static const char *const leftovers[] = {
+		".slot_009.json.kept-Ab3xZ9", ".slot_009.json.kept-Qq0000", ".slot_010.json.kept-Zz9Zz9",
+	};
+	static const char *const lookalikes[] = {
+		".slot_200.json.kept-Ab3xZ9", ".slot_009.json.kept-Ab3x", ".slot_009.json.tmp-Ab3xZ9",
+		".notes.kept-Ab3xZ9",
+	};
+	char left[PATH_MAX + 64];
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(left, sizeof left, "%s/%s", slots, leftovers[i]);
+		write_text(left, "{\"cut", 5);
+	}
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(left, sizeof left, "%s/%s", slots, lookalikes[i]);
+		write_text(left, "x", 1);
+	}
+	CHECK(seq_slot_file_backups(store, err, sizeof err) == 3 && count_files(backups, "slot_009-") == 2 &&
+	      count_files(backups, "slot_010-") == 1 && count_files(slots, ".") == 2 + 4,
+	      "3 leftovers filed, 4 look-alikes stay (%s)", err);
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(left, sizeof left, "%s/%s", slots, lookalikes[i]);
+		unlink(left);
+	}
 
 	/* a fault on the first save of a slot: nothing appears */
 	cl_atomic_inject_fault(CL_FAULT_RENAME);
@@ -782,7 +860,7 @@ static void test_slots(void)
 	memcpy(&bad.tracks[1].name, "kick", 5);
 	CHECK(seq_slot_save(store, 5, &bad, err, sizeof err) == -1 && strstr(err, "a second track called \"kick\""),
 	      "duplicate names are not saved: %s", err);
-	CHECK(slot_has(store, 5, &v1) && count_files(backups, "slot_005-") == 4, "slot 5 unchanged, no backup");
+	CHECK(slot_has(store, 5, &v2) && count_files(backups, "slot_005-") == 5 && count_files(slots, ".") == 2, "slot 5 unchanged, no backup");
 
 	/* backups folder is a file: refused before anything changes */
 	const char *store2 = at("store2");
@@ -909,7 +987,7 @@ static void test_hostile_slots(void)
 	unlink(path);
 
 	/* saving over a corrupt slot keeps the corrupt file as a backup */
-	CHECK(seq_slot_save(store, 2, &v1, err, sizeof err) == 0 && slot_has(store, 2, &v1),
+	CHECK(save_filed(store, 2, &v1, err, sizeof err) == 0 && slot_has(store, 2, &v1),
 	      "slot 2 (corrupt) saved over (%s)", err);
 	char names[4][256], bpath[PATH_MAX];
 	n = list_files(at("store3/patterns/backups"), "slot_002-", names, 4);
