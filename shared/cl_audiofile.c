@@ -13,6 +13,7 @@
  * The interrupted flag is the only global; the handler only sets it.
  */
 #include "cl_audiofile.h"
+#include "cl_doc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -143,7 +144,7 @@ static int temp_create(const char *path, char *tmp, size_t tmplen, char *err, si
 }
 
 /* fsync the folder of path so the rename survives a crash. */
-static int sync_folder(const char *path)
+static int sync_folder_of(const char *path, char *err, size_t errlen)
 {
 	const char *slash = strrchr(path, '/');
 	char dir[PATH_MAX];
@@ -153,12 +154,7 @@ static int sync_folder(const char *path)
 		snprintf(dir, sizeof dir, "/");
 	else
 		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int r = fsync(fd);
-	close(fd);
-	return r;
+	return cl_fsync_folder(dir, err, errlen);
 }
 
 /*
@@ -320,8 +316,9 @@ int cl_audio_out_commit(struct cl_audio_out *o, char *err, size_t errlen)
 		unlink(o->tmp);
 		goto done;
 	}
-	if (sync_folder(o->path) != 0)
-		cl_warn("%s is written, but syncing its folder failed: %s", o->path, strerror(errno));
+	char why[PATH_MAX + 64];
+	if (sync_folder_of(o->path, why, sizeof why) != 0)
+		cl_warn("%s is written, but it may not survive a crash: %s", o->path, why);
 	status = 0;
 done:
 	out_free(o);

@@ -545,6 +545,11 @@ static int sync_folder(const char *dir, bool fault, char *err, size_t errlen)
 	return 0;
 }
 
+int cl_fsync_folder(const char *dir, char *err, size_t errlen)
+{
+	return sync_folder(dir, false, err, errlen);
+}
+
 /* Atomically replace path with data (procedure in cl_doc.h). */
 int cl_atomic_write(const char *path, const void *data, size_t len,
 		    char *err, size_t errlen)
@@ -680,8 +685,13 @@ int cl_atomic_write_keep(const char *path, const void *data, size_t len, char *k
 		/* Nothing at path: the new file takes the name unless someone
 		 * was quicker, then round again to keep theirs. */
 		r = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
-		if (r != 0 && (errno == EINVAL || errno == ENOSYS))
-			r = link(tmp, path) == 0 ? unlink(tmp) : -1;
+		if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
+			/* link, unlike rename, never replaces (a stray temporary
+			 * name is harmless: the caller's next filing takes it) */
+			r = link(tmp, path);
+			if (r == 0)
+				unlink(tmp);
+		}
 		if (r == 0) {
 			tmp_exists = false;
 			*replaced = true;

@@ -121,6 +121,10 @@ int cl_atomic_write_keep(const char *path, const void *data, size_t len, char *k
 			 size_t kept_size, bool *replaced, char *err, size_t errlen);
 int cl_doc_save_keep(const char *path, const json_t *doc, char *kept, size_t kept_size,
 		     bool *replaced, char *err, size_t errlen);
+/* fsync the folder dir, so that its entries (a new name, a removed one)
+ * survive a crash. A file system that cannot (EINVAL) has nothing to
+ * flush. 0, or -1 and err ("fsync of folder D failed: ..."). */
+int cl_fsync_folder(const char *dir, char *err, size_t errlen);
 /* Is name (no folder) a kept file's, ".<target>.kept-XXXXXX"? Then the
  * target's name into target. */
 bool cl_atomic_kept_target(const char *name, char *target, size_t size);

@@ -771,22 +771,6 @@ static int make_folder(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-/* Make a folder entry durable. 0, or -1 with errno. */
-static int sync_folder(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int r = fsync(fd);
-	int saved = errno;
-	close(fd);
-	if (r != 0 && saved != EINVAL) {   /* EINVAL: nothing to flush there */
-		errno = saved;
-		return -1;
-	}
-	return 0;
-}
-
 /* Hard-link the file at path into backups as slot_NNN-<UTC>.json (-1, -2
  * ... when taken), the name made into backup. 0, or -1 and err (nothing
  * left behind). */
@@ -946,10 +930,8 @@ int seq_slot_file_backups(const char *store, char *err, size_t errlen)
 	}
 	/* The backups are durable before their kept names go; a crash before
 	 * the removals are durable only files the same version twice. */
-	if (count > 0 && sync_folder(backups) != 0) {
-		cl_fail(err, errlen, "fsync of folder %s failed: %s", backups, strerror(errno));
+	if (count > 0 && cl_fsync_folder(backups, err, errlen) != 0)
 		goto out;
-	}
 	for (size_t i = 0; i < count; i++)
 		if (unlinkat(dirfd(d), names[i], 0) == 0)
 			filed++;
