@@ -477,10 +477,13 @@ static size_t sibling_size(const char *path)
 	return strlen(path) + 16;
 }
 
-/* Write data to a new temporary beside path (named with infix), fsync and
- * close it. 0 with its name in tmp, or -1 and err with nothing left. */
-static int write_temporary(const char *path, const char *infix, const void *data, size_t len,
-			   int fault, char *tmp, size_t tmp_size, char *err, size_t errlen)
+/* Open a new temporary beside path (named with infix), write data and
+ * start its writeback, so that work done before finish_temporary()
+ * overlaps the disk. 0 with the descriptor in *fd and the name in tmp, or
+ * -1 and err with nothing left. */
+static int start_temporary(const char *path, const char *infix, const void *data, size_t len,
+			   int fault, char *tmp, size_t tmp_size, int *fd_out, char *err,
+			   size_t errlen)
 {
 	int fd = -1;
 	for (int attempt = 0; attempt < 100; attempt++) {
@@ -499,31 +502,41 @@ static int write_temporary(const char *path, const char *infix, const void *data
 	}
 	if (write_all(fd, data, len, fault == CL_FAULT_WRITE) != 0) {
 		set_err(err, errlen, "write of %s failed: %s", tmp, strerror(errno));
-		goto fail;
+		close(fd);
+		unlink(tmp);
+		return -1;
 	}
+	/* Only a hint (the fsync is what counts); file systems without it
+	 * say so and lose nothing. */
+	sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	*fd_out = fd;
+	return 0;
+}
+
+/* fsync and close the temporary fd of start_temporary. 0, or -1 and err
+ * with the temporary removed. */
+static int finish_temporary(int fd, const char *tmp, int fault, char *err, size_t errlen)
+{
 	int r = fault == CL_FAULT_FSYNC ? (errno = EIO, -1) : fsync(fd);
 	if (r != 0) {
 		set_err(err, errlen, "fsync of %s failed: %s", tmp, strerror(errno));
-		goto fail;
+		close(fd);
+		unlink(tmp);
+		return -1;
 	}
 	/* close is checked: NFS and some FUSE file systems report write
 	 * errors only here. The descriptor is gone either way. */
 	r = close(fd);
-	fd = -1;
 	if (fault == CL_FAULT_CLOSE) {
 		errno = EIO;
 		r = -1;
 	}
 	if (r != 0) {
 		set_err(err, errlen, "close of %s failed: %s", tmp, strerror(errno));
-		goto fail;
+		unlink(tmp);
+		return -1;
 	}
 	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return -1;
 }
 
 /* Make the entries of folder dir durable. A file system that cannot fsync
@@ -564,7 +577,9 @@ int cl_atomic_write(const char *path, const void *data, size_t len,
 			set_err(err, errlen, "cannot write %s: %s", path, strerror(ENOMEM));
 		goto out;
 	}
-	if (write_temporary(path, TMP_INFIX, data, len, fault, tmp, tmp_size, err, errlen) != 0)
+	int fd;
+	if (start_temporary(path, TMP_INFIX, data, len, fault, tmp, tmp_size, &fd, err, errlen) != 0 ||
+	    finish_temporary(fd, tmp, fault, err, errlen) != 0)
 		goto out;
 	int r = fault == CL_FAULT_RENAME ? (errno = EIO, -1) : rename(tmp, path);
 	if (r != 0) {
@@ -609,37 +624,95 @@ static int link_kept(const char *path, const char *dir, char *kept, size_t size,
 	return 0;
 }
 
-/* Replace keeping the old file (procedure in cl_doc.h). */
-int cl_atomic_write_keep(const char *path, const void *data, size_t len, char *kept,
-			 size_t kept_size, bool *replaced, char *err, size_t errlen)
+struct cl_atomic_pending {
+	char *path;
+	char *dir;
+	char *tmp;        /* the temporary, later the kept name */
+	int fd;
+	int fault;
+};
+
+static void pending_free(struct cl_atomic_pending *p)
+{
+	free(p->path);
+	free(p->dir);
+	free(p->tmp);
+	free(p);
+}
+
+/* The first half of cl_atomic_write_keep (cl_doc.h). */
+struct cl_atomic_pending *cl_atomic_start_keep(const char *path, const void *data, size_t len,
+					       char *err, size_t errlen)
 {
 	int fault = __atomic_exchange_n(&injected_fault, CL_FAULT_NONE, __ATOMIC_SEQ_CST);
-	*replaced = false;
-	if (kept_size > 0)
-		kept[0] = '\0';
+	struct cl_atomic_pending *p = calloc(1, sizeof *p);
 	char *dir = folder_of(path, err, errlen);
-	size_t tmp_size = sibling_size(path);
-	char *tmp = malloc(tmp_size);
-	char *other = malloc(tmp_size);
-	int rc = -1;
-	bool tmp_exists = false;
-	if (dir == NULL || tmp == NULL || other == NULL) {
+	if (p == NULL || dir == NULL) {
 		if (dir != NULL)
 			set_err(err, errlen, "cannot write %s: %s", path, strerror(ENOMEM));
-		goto out;
+		free(p);
+		free(dir);
+		return NULL;
 	}
-	if (kept_size < tmp_size) {
-		set_err(err, errlen, "cannot write %s: the path is too long", path);
-		goto out;
+	p->dir = dir;
+	p->fault = fault;
+	p->path = strdup(path);
+	p->tmp = malloc(sibling_size(path));
+	if (p->path == NULL || p->tmp == NULL) {
+		set_err(err, errlen, "cannot write %s: %s", path, strerror(ENOMEM));
+		pending_free(p);
+		return NULL;
 	}
 	/* An exchange would move a folder at path out of the way; refuse it
 	 * as rename() would. */
 	struct stat st;
 	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		set_err(err, errlen, "cannot write %s: it is a folder", path);
+		pending_free(p);
+		return NULL;
+	}
+	if (start_temporary(path, KEEP_INFIX, data, len, fault, p->tmp, sibling_size(path), &p->fd,
+			    err, errlen) != 0) {
+		pending_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void cl_atomic_abandon(struct cl_atomic_pending *p)
+{
+	if (p == NULL)
+		return;
+	close(p->fd);
+	unlink(p->tmp);
+	pending_free(p);
+}
+
+/* The second half of cl_atomic_write_keep (cl_doc.h). */
+int cl_atomic_finish_keep(struct cl_atomic_pending *p, char *kept, size_t kept_size,
+			  bool *replaced, char *err, size_t errlen)
+{
+	const char *path = p->path, *dir = p->dir, *tmp = p->tmp;
+	int fault = p->fault;
+	size_t tmp_size = sibling_size(path);
+	*replaced = false;
+	if (kept_size > 0)
+		kept[0] = '\0';
+	if (kept_size < tmp_size) {
+		set_err(err, errlen, "cannot write %s: the path is too long", path);
+		cl_atomic_abandon(p);
+		return -1;
+	}
+	int rc = -1;
+	bool tmp_exists = false;
+	char *other = malloc(tmp_size);
+	if (other == NULL) {
+		set_err(err, errlen, "cannot write %s: %s", path, strerror(ENOMEM));
+		close(p->fd);
+		tmp_exists = true;
 		goto out;
 	}
-	if (write_temporary(path, KEEP_INFIX, data, len, fault, tmp, tmp_size, err, errlen) != 0)
+	if (finish_temporary(p->fd, tmp, fault, err, errlen) != 0)
 		goto out;
 	tmp_exists = true;
 
@@ -710,35 +783,51 @@ int cl_atomic_write_keep(const char *path, const void *data, size_t len, char *k
 out:
 	if (tmp_exists)
 		unlink(tmp);
-	free(dir);
-	free(tmp);
 	free(other);
+	pending_free(p);
 	return rc;
 }
 
-/* The bytes cl_doc_save writes, malloc'd, with their length. */
-static char *encode_document(const char *path, const json_t *doc, size_t *len,
-			     char *err, size_t errlen)
+/* Replace keeping the old file (procedure in cl_doc.h). */
+int cl_atomic_write_keep(const char *path, const void *data, size_t len, char *kept,
+			 size_t kept_size, bool *replaced, char *err, size_t errlen)
+{
+	*replaced = false;
+	if (kept_size > 0)
+		kept[0] = '\0';
+	struct cl_atomic_pending *p = cl_atomic_start_keep(path, data, len, err, errlen);
+	if (p == NULL)
+		return -1;
+	return cl_atomic_finish_keep(p, kept, kept_size, replaced, err, errlen);
+}
+
+char *cl_doc_encode(const json_t *doc, size_t *len)
 {
 	/* 15 significant digits: 0.1 stays "0.1" (17 would print
 	 * 0.10000000000000001), and a saved value reads back to the same text. */
 	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
 				     JSON_REAL_PRECISION(15));
-	if (text == NULL) {
-		set_err(err, errlen, "cannot write %s: the document cannot be encoded",
-			path);
+	if (text == NULL)
 		return NULL;
-	}
 	size_t n = strlen(text);
 	char *buf = realloc(text, n + 2);
 	if (buf == NULL) {
 		free(text);
-		set_err(err, errlen, "cannot write %s: %s", path, strerror(ENOMEM));
 		return NULL;
 	}
 	buf[n] = '\n';
 	buf[n + 1] = '\0';
 	*len = n + 1;
+	return buf;
+}
+
+/* cl_doc_encode, or NULL and err naming path. */
+static char *encode_document(const char *path, const json_t *doc, size_t *len,
+			     char *err, size_t errlen)
+{
+	char *buf = cl_doc_encode(doc, len);
+	if (buf == NULL)
+		set_err(err, errlen, "cannot write %s: the document cannot be encoded", path);
 	return buf;
 }
 

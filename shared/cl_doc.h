@@ -121,6 +121,20 @@ int cl_atomic_write_keep(const char *path, const void *data, size_t len, char *k
 			 size_t kept_size, bool *replaced, char *err, size_t errlen);
 int cl_doc_save_keep(const char *path, const json_t *doc, char *kept, size_t kept_size,
 		     bool *replaced, char *err, size_t errlen);
+/* cl_atomic_write_keep in two halves, so that work between them (checking
+ * the document just written, say) overlaps the disk: the start writes the
+ * temporary and starts its writeback (NULL and err, nothing left, when it
+ * fails); the finish does the rest, as above, and frees p; abandoning
+ * removes the temporary and leaves path as it was. */
+struct cl_atomic_pending;
+struct cl_atomic_pending *cl_atomic_start_keep(const char *path, const void *data, size_t len,
+					       char *err, size_t errlen);
+int cl_atomic_finish_keep(struct cl_atomic_pending *p, char *kept, size_t kept_size,
+			  bool *replaced, char *err, size_t errlen);
+void cl_atomic_abandon(struct cl_atomic_pending *p);
+/* The text cl_doc_save writes for doc (indented, with a final newline),
+ * malloc'd, its length in *len; NULL when it cannot be encoded. */
+char *cl_doc_encode(const json_t *doc, size_t *len);
 /* fsync the folder dir, so that its entries (a new name, a removed one)
  * survive a crash. A file system that cannot (EINVAL) has nothing to
  * flush. 0, or -1 and err ("fsync of folder D failed: ..."). */

@@ -20,7 +20,8 @@
  * name: the new document is written and fsync'd beside the slot, trades
  * names with the old file in one step (cl_atomic_write_keep), and the
  * folder is fsync'd. Then the save is durable and so is the previous
- * version, under a hidden ".slot_NNN.json.kept-XXXXXX" in patterns/slots/;
+ * version, under a hidden ".slot_NNN.json.kept-XXXXXX" in patterns/slots/
+ * (the read-back check below runs while the new bytes go to the disk);
  * seq_slot_file_backups() moves it into patterns/backups/ right after
  * (the caller has answered by then), and files whatever a crash left
  * there the same way. That keeps the save itself at two fsyncs. A failed
@@ -844,11 +845,15 @@ int seq_slot_save(const char *store, int slot, const struct seq_pattern *p,
 	char path[PATH_MAX], dir[PATH_MAX], kept[PATH_MAX + 16], why[PATH_MAX + 256];
 	if (seq_slot_path(store, slot, path, sizeof path, err, errlen) != 0)
 		return -1;
-	json_t *doc = checked_document(p, why, sizeof why);
-	if (!doc)
-		return cl_fail(err, errlen, "slot %d: not saved: %s", slot, why);
-
-	int r = -1;
+	json_t *doc = seq_pattern_to_json(p);
+	size_t len = 0;
+	char *text = doc ? cl_doc_encode(doc, &len) : NULL;
+	struct seq_pattern *check = malloc(sizeof *check);
+	int r = -1, lock = -1;
+	if (!text || !check) {
+		cl_fail(err, errlen, "slot %d: not saved: out of memory", slot);
+		goto out;
+	}
 	static const char *const folders[] = { "patterns", "patterns/slots", "patterns/backups" };
 	for (size_t i = 0; i < sizeof folders / sizeof folders[0]; i++) {
 		snprintf(dir, sizeof dir, "%s/%s", store, folders[i]);
@@ -862,20 +867,34 @@ int seq_slot_save(const char *store, int slot, const struct seq_pattern *p,
 		cl_fail(err, errlen, "slot %d: not saved: %s is a folder", slot, path);
 		goto out;
 	}
-	int lock = lock_patterns(store, why, sizeof why);
-	if (lock < 0) {
+	if ((lock = lock_patterns(store, why, sizeof why)) < 0) {
+		cl_fail(err, errlen, "slot %d: not saved: %s", slot, why);
+		goto out;
+	}
+	struct cl_atomic_pending *pending = cl_atomic_start_keep(path, text, len, why, sizeof why);
+	if (!pending) {
+		cl_fail(err, errlen, "slot %d: not saved: %s", slot, why);
+		goto out;
+	}
+	/* The read-back check runs while the disk writes: no slot is ever
+	 * written that would not load, and the check costs the save no time. */
+	if (seq_pattern_from_json(doc, check, why, sizeof why) != 0) {
+		cl_atomic_abandon(pending);
 		cl_fail(err, errlen, "slot %d: not saved: %s", slot, why);
 		goto out;
 	}
 	bool replaced;
-	r = cl_doc_save_keep(path, doc, kept, sizeof kept, &replaced, why, sizeof why);
-	close(lock);
+	r = cl_atomic_finish_keep(pending, kept, sizeof kept, &replaced, why, sizeof why);
 	if (r != 0 && replaced)
 		cl_fail(err, errlen, "slot %d: saved, but the save may not survive a crash: %s",
 		     slot, why);
 	else if (r != 0)
 		cl_fail(err, errlen, "slot %d: not saved: %s", slot, why);
 out:
+	if (lock >= 0)
+		close(lock);
+	free(check);
+	free(text);
 	json_decref(doc);
 	return r;
 }

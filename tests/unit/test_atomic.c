@@ -390,6 +390,22 @@ static void test_keep(void)
 	CHECK(strcmp(listing(dir), "a.json") == 0, "keep over a folder: nothing else made");
 	rmdir(target);
 
+	/* The two halves: a started write abandoned leaves nothing; one
+	 * finished later is the same as the whole. */
+	reset_target();
+	struct cl_atomic_pending *pending = cl_atomic_start_keep(target, new_text, strlen(new_text),
+								 err, sizeof err);
+	CHECK(pending != NULL && strstr(listing(dir), ".a.json.kept-") != NULL,
+	      "started: the temporary is there (%s)", listing(dir));
+	cl_atomic_abandon(pending);
+	expect_untouched("started, then abandoned");
+	pending = cl_atomic_start_keep(target, new_text, strlen(new_text), err, sizeof err);
+	CHECK(pending != NULL && cl_atomic_finish_keep(pending, kept, sizeof kept, &replaced, err,
+						       sizeof err) == 0 && replaced &&
+	      strcmp(read_back(target), new_text) == 0 && is_kept_name(kept) &&
+	      strcmp(read_back(kept), old_text) == 0, "started, then finished: %s", err);
+	unlink(kept);
+
 	/* kept too small for the name: refused before anything is written */
 	reset_target();
 	CHECK(cl_atomic_write_keep(target, new_text, strlen(new_text), kept, 8, &replaced, err,
