@@ -18,17 +18,17 @@
  * Saving a slot keeps the previous version without copying it and
  * without a moment where the slot is missing or the old file has no
  * name: the new document is written and fsync'd beside the slot, trades
- * names with the old file in one step (cl_atomic_write_keep), and the
- * folder is fsync'd. Then the save is durable and so is the previous
- * version, under a hidden ".slot_NNN.json.kept-XXXXXX" in patterns/slots/
- * (the read-back check below runs while the new bytes go to the disk);
- * seq_slot_file_backups() moves it into patterns/backups/ right after
- * (the caller has answered by then), and files whatever a crash left
- * there the same way. That keeps the save itself at two fsyncs. A failed
- * save changes nothing; when only the final folder fsync fails, the new
- * version is in place and the old one is kept all the same. A document is
- * checked by reading it back before it is written, so no slot is ever
- * written that could not be loaded.
+ * names with the old file in one step (cl_atomic_start_keep and
+ * cl_atomic_finish_keep), and the folder is fsync'd. Then the save is
+ * durable and so is the previous version, under a hidden
+ * ".slot_NNN.json.kept-XXXXXX" in patterns/slots/; seq_slot_file_backups()
+ * moves it into patterns/backups/ right after (the caller has answered by
+ * then), and files whatever a crash left there the same way. That keeps
+ * the save itself at two fsyncs. A failed save changes nothing; when only
+ * the final folder fsync fails, the new version is in place and the old
+ * one is kept all the same. The document is read back (checked) while its
+ * bytes go to the disk, and the names are traded only when it passes, so
+ * no slot is ever written that could not be loaded.
  */
 #include "patterndoc.h"
 
