@@ -41,7 +41,11 @@ with h.JackServer(rate=48000, period=256) as srv:
     osc.send("/fx/add", "saturation")
     osc.send("/fx/0/drive", 0.0)
     osc.send("/fx/0/output", -24.0)
-    time.sleep(0.2)
+    q = osc.request("/fx/0/output")        # answered after the three before it
+    h.check(q is not None and q.args[0] == -24.0, "saturation at -24 dB output (%r)" % (q,))
+    # a lane records in beats once cl-fx sees BBT from the timebase master
+    h.check(probe.wait_until(lambda t: bool(t["bbt"]), 10) is not None, "cl-transport gives BBT")
+    time.sleep(0.05)                       # a cycle or two for cl-fx to see it too
 
     # --- record: draw the ramp while 4 bars roll
     ok = osc.request("/fx/0/output/automation/record", 1, reply="/cl/error", timeout=0.3)
@@ -53,7 +57,7 @@ with h.JackServer(rate=48000, period=256) as srv:
         osc.send("/fx/0/output", round(ramp(beat), 3))
         time.sleep(0.03)
     tosc.send("/transport/stop")
-    time.sleep(0.1)
+    probe.wait_transport("stopped")
     done = osc.request("/fx/0/output/automation/record", 0, reply="/fx/0/output/automation/record")
     h.check(done is not None and done.args[1] >= 2, "recording stops and keeps %s points"
             % (done.args[1] if done else None))
@@ -87,7 +91,8 @@ with h.JackServer(rate=48000, period=256) as srv:
     # --- play back: locate to the start and roll again; no OSC values now
     osc.send("/fx/0/output", -24.0)
     tosc.send("/transport/locate", 0.0)
-    time.sleep(0.2)
+    h.check(probe.wait_until(lambda t: t["state"] == "stopped" and t["frame"] == 0, 10) is not None,
+            "located to 0")
     tosc.send("/transport/play")
     errors = []
     t0 = time.monotonic()
@@ -105,7 +110,8 @@ with h.JackServer(rate=48000, period=256) as srv:
     tosc.send("/transport/stop")
     h.check(len(errors) >= 8 and max(errors) <= 0.5,
             "playback follows the lane: %d readings, worst %.2f dB" % (len(errors), max(errors or [-1])))
-    time.sleep(0.3)
+    probe.wait_transport("stopped")
+    time.sleep(0.05)                       # a cycle or two for cl-fx to see it too
     t = probe.transport()
     q = osc.request("/fx/0/output")
     want = lane_value(points, beat_of(t)) if t["bbt"] else None

@@ -25,14 +25,17 @@ with h.JackServer(rate=48000, period=256) as srv:
             "the follower refuses a tempo change (%r)" % (e,))
     rec = probe.record(midi=[master.port("clock_out"), follower.port("clock_out")], transport=True)
     fosc.send("/transport/play")           # any client may start the transport
-    time.sleep(4.0)
+    # 4 s of transport frames, not of wall time: a loaded machine runs the
+    # dummy driver late
+    h.check(probe.wait_frame(4 * 48000), "the transport rolled 4 s")
     s = fosc.request("/cl/status")
     st = json.loads(s.args[0]) if s else {}
     h.check(st.get("transport", {}).get("bpm") == 133.0 and
             st.get("jack", {}).get("timebase_master") is False,
             "the follower reports the master's 133 BPM, not master itself: %r" % st)
     mosc.send("/transport/stop")
-    time.sleep(0.3)
+    h.check(probe.wait_transport("stopped")["state"] == "stopped", "stopped")
+    time.sleep(0.3)                        # the Stop message's cycle reaches the recording
     r = rec.stop()
     ours = [e.tframe for e in clocks(r) if e.port == 0 and e.rolling]
     theirs = [e.tframe for e in clocks(r) if e.port == 1 and e.rolling]
