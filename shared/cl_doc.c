@@ -705,13 +705,6 @@ int cl_atomic_finish_keep(struct cl_atomic_pending *p, char *kept, size_t kept_s
 	}
 	int rc = -1;
 	bool tmp_exists = false;
-	char *other = malloc(tmp_size);
-	if (other == NULL) {
-		set_err(err, errlen, "cannot write %s: %s", path, strerror(ENOMEM));
-		close(p->fd);
-		tmp_exists = true;
-		goto out;
-	}
 	if (finish_temporary(p->fd, tmp, fault, err, errlen) != 0)
 		goto out;
 	tmp_exists = true;
@@ -736,18 +729,19 @@ int cl_atomic_finish_keep(struct cl_atomic_pending *p, char *kept, size_t kept_s
 		if (errno == EINVAL || errno == ENOSYS) {
 			/* No RENAME_EXCHANGE on this file system: a durable
 			 * second name first, then the usual rename. */
-			if (link_kept(path, dir, other, tmp_size, err, errlen) == 0) {
+			if (link_kept(path, dir, kept, kept_size, err, errlen) == 0) {
 				if (rename(tmp, path) != 0) {
 					set_err(err, errlen, "rename of %s to %s failed: %s", tmp,
 						path, strerror(errno));
-					unlink(other);
+					unlink(kept);
+					kept[0] = '\0';
 					goto out;
 				}
-				snprintf(kept, kept_size, "%s", other);
 				tmp_exists = false;
 				*replaced = true;
 				break;
 			}
+			kept[0] = '\0';
 			if (errno != ENOENT)
 				goto out;
 		} else if (errno != ENOENT) {
@@ -783,7 +777,6 @@ int cl_atomic_finish_keep(struct cl_atomic_pending *p, char *kept, size_t kept_s
 out:
 	if (tmp_exists)
 		unlink(tmp);
-	free(other);
 	pending_free(p);
 	return rc;
 }
@@ -839,21 +832,6 @@ int cl_doc_save(const char *path, const json_t *doc, char *err, size_t errlen)
 	if (buf == NULL)
 		return -1;
 	int rc = cl_atomic_write(path, buf, len, err, errlen);
-	free(buf);
-	return rc;
-}
-
-int cl_doc_save_keep(const char *path, const json_t *doc, char *kept, size_t kept_size,
-		     bool *replaced, char *err, size_t errlen)
-{
-	*replaced = false;
-	if (kept_size > 0)
-		kept[0] = '\0';
-	size_t len;
-	char *buf = encode_document(path, doc, &len, err, errlen);
-	if (buf == NULL)
-		return -1;
-	int rc = cl_atomic_write_keep(path, buf, len, kept, kept_size, replaced, err, errlen);
 	free(buf);
 	return rc;
 }

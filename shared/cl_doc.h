@@ -119,8 +119,6 @@ int cl_atomic_write(const char *path, const void *data, size_t len,
  * (only the final folder fsync failed): then kept names the old one. */
 int cl_atomic_write_keep(const char *path, const void *data, size_t len, char *kept,
 			 size_t kept_size, bool *replaced, char *err, size_t errlen);
-int cl_doc_save_keep(const char *path, const json_t *doc, char *kept, size_t kept_size,
-		     bool *replaced, char *err, size_t errlen);
 /* cl_atomic_write_keep in two halves, so that work between them (checking
  * the document just written, say) overlaps the disk: the start writes the
  * temporary and starts its writeback (NULL and err, nothing left, when it
